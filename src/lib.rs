@@ -1,0 +1,4 @@
+//! `apko`: builds OCI images from APK packages; every credential comes from Docker
+//! credential helpers first.
+
+pub mod cli;

@@ -1,0 +1,5 @@
+//! The `apko` command.
+
+fn main() -> std::process::ExitCode {
+    apko::cli::main()
+}
