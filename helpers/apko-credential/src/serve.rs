@@ -93,7 +93,11 @@ where
     code
 }
 
-fn handle(helper: &dyn Helper, action: Action, mut stdin: impl Read) -> Result<Option<String>, Error> {
+fn handle(
+    helper: &dyn Helper,
+    action: Action,
+    mut stdin: impl Read,
+) -> Result<Option<String>, Error> {
     let read_input = |stdin: &mut dyn Read| -> Result<String, Error> {
         let mut raw = Vec::new();
         stdin
@@ -124,7 +128,10 @@ fn handle(helper: &dyn Helper, action: Action, mut stdin: impl Read) -> Result<O
         Action::List => Ok(Some(to_json(&helper.list()?)?)),
         Action::Version => {
             let info = helper.info();
-            Ok(Some(format!("{} ({}) {}", info.name, info.package, info.version)))
+            Ok(Some(format!(
+                "{} ({}) {}",
+                info.name, info.package, info.version
+            )))
         }
     }
 }
@@ -132,10 +139,12 @@ fn handle(helper: &dyn Helper, action: Action, mut stdin: impl Read) -> Result<O
 /// Decodes a `store` payload: the first JSON value on stdin (pretty-printed or not; anything
 /// after it is ignored, as Go helpers do), then validated.
 pub fn parse_store_input(input: &str) -> Result<Credentials, Error> {
+    if input.trim().is_empty() {
+        return Err(Error::other("store: stdin holds no JSON object"));
+    }
     let mut values = serde_json::Deserializer::from_str(input).into_iter::<Credentials>();
     let creds = match values.next() {
         Some(Ok(creds)) => creds,
-        Some(Err(e)) if e.is_eof() => return Err(Error::other("store: stdin holds no JSON object")),
         // serde_json's message names the position but never echoes the input.
         Some(Err(e)) => return Err(Error::other(format!("store: invalid JSON on stdin: {e}"))),
         None => return Err(Error::other("store: stdin holds no JSON object")),

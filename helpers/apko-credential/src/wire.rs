@@ -86,7 +86,9 @@ impl<'de> Deserialize<'de> for Credentials {
                     } else if key.eq_ignore_ascii_case("Username") {
                         creds.username = map.next_value::<Option<String>>()?.unwrap_or_default();
                     } else if key.eq_ignore_ascii_case("Secret") {
-                        creds.secret = map.next_value::<Option<Secret<String>>>()?.unwrap_or_default();
+                        creds.secret = map
+                            .next_value::<Option<Secret<String>>>()?
+                            .unwrap_or_default();
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -188,9 +190,10 @@ mod tests {
 
     #[test]
     fn deserializes_case_insensitively_and_ignores_unknown_keys() {
-        let c: Credentials =
-            serde_json::from_str(r#"{"serverurl":"a","USERNAME":"u","secret":"s","Extra":[1,{"x":2}]}"#)
-                .unwrap();
+        let c: Credentials = serde_json::from_str(
+            r#"{"serverurl":"a","USERNAME":"u","secret":"s","Extra":[1,{"x":2}]}"#,
+        )
+        .unwrap();
         assert_eq!(c.server_url, "a");
         assert_eq!(c.username, "u");
         assert_eq!(c.secret.expose(), "s");
@@ -212,8 +215,14 @@ mod tests {
     #[test]
     fn server_url_parsing_matches_go() {
         let p = |s: &str| parse_server_url(s);
-        assert_eq!(p(" https://r.example \r\n").as_deref(), Some("https://r.example"));
-        assert_eq!(p("https://r.\nexample").as_deref(), Some("https://r.example"));
+        assert_eq!(
+            p(" https://r.example \r\n").as_deref(),
+            Some("https://r.example")
+        );
+        assert_eq!(
+            p("https://r.\nexample").as_deref(),
+            Some("https://r.example")
+        );
         assert_eq!(p("\n \r\n\t"), None);
         assert_eq!(p(""), None);
     }

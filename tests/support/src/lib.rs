@@ -39,7 +39,10 @@ pub fn fake_helper(dir: &Path, name: &str, body: &str) -> PathBuf {
 }
 
 fn run(cmd: &mut Command, what: &str) -> String {
-    let out = cmd.stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
         "{what} failed ({}): {}{}",
@@ -63,14 +66,20 @@ impl PassStore {
         require("gpg", "gnupg");
         require("pass", "pass");
         require("docker-credential-pass", "golang-docker-credential-helpers");
-        let dir = tempfile::Builder::new().prefix("pass").tempdir().expect("tempdir");
+        let dir = tempfile::Builder::new()
+            .prefix("pass")
+            .tempdir()
+            .expect("tempdir");
         let gnupg = dir.path().join("g");
         std::fs::create_dir(&gnupg).unwrap();
         std::fs::set_permissions(&gnupg, std::fs::Permissions::from_mode(0o700)).unwrap();
         let store = dir.path().join("store");
         let env = vec![
             ("GNUPGHOME".to_string(), gnupg.display().to_string()),
-            ("PASSWORD_STORE_DIR".to_string(), store.display().to_string()),
+            (
+                "PASSWORD_STORE_DIR".to_string(),
+                store.display().to_string(),
+            ),
         ];
         let with_env = |cmd: &mut Command| {
             for (k, v) in &env {
@@ -96,7 +105,10 @@ impl PassStore {
         let listing = run(&mut list, "gpg --list-keys");
         let fpr = listing
             .lines()
-            .find_map(|l| l.strip_prefix("fpr:").map(|r| r.trim_matches(':').to_string()))
+            .find_map(|l| {
+                l.strip_prefix("fpr:")
+                    .map(|r| r.trim_matches(':').to_string())
+            })
             .expect("gpg lists the new key's fingerprint");
         let mut init = Command::new("pass");
         init.args(["init", &fpr]);
@@ -137,7 +149,10 @@ impl SecretService {
         require("dbus-daemon", "dbus");
         require("dbus-send", "dbus");
         require("gnome-keyring-daemon", "gnome-keyring");
-        let home = tempfile::Builder::new().prefix("ss").tempdir().expect("tempdir");
+        let home = tempfile::Builder::new()
+            .prefix("ss")
+            .tempdir()
+            .expect("tempdir");
         let run_dir = home.path().join("run");
         std::fs::create_dir(&run_dir).unwrap();
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
@@ -150,7 +165,10 @@ impl SecretService {
             .spawn()
             .expect("start dbus-daemon");
         let mut lines = BufReader::new(daemon.stdout.take().unwrap()).lines();
-        let address = lines.next().expect("dbus address").expect("read dbus address");
+        let address = lines
+            .next()
+            .expect("dbus address")
+            .expect("read dbus address");
         let pid: libc::pid_t = lines
             .next()
             .expect("dbus pid")
@@ -179,9 +197,16 @@ impl SecretService {
         // A newline, not empty input: only then is the `login` collection created and unlocked.
         child.stdin.take().unwrap().write_all(b"\n").unwrap();
         let status = child.wait().expect("gnome-keyring-daemon");
-        assert!(status.success(), "gnome-keyring-daemon --unlock failed: {status}");
+        assert!(
+            status.success(),
+            "gnome-keyring-daemon --unlock failed: {status}"
+        );
 
-        let service = SecretService { _home: home, dbus_pid: pid, env };
+        let service = SecretService {
+            _home: home,
+            dbus_pid: pid,
+            env,
+        };
         service.wait_for_login_collection();
         service
     }
@@ -207,7 +232,10 @@ impl SecretService {
             {
                 return;
             }
-            assert!(Instant::now() < deadline, "gnome-keyring never created its login collection");
+            assert!(
+                Instant::now() < deadline,
+                "gnome-keyring never created its login collection"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }

@@ -46,7 +46,9 @@ pub enum Error {
         timeout: Duration,
     },
     /// It printed more than the bound allows; it was killed.
-    #[error("credential helper {program} ({action}) printed more than {limit} bytes on {stream} and was killed")]
+    #[error(
+        "credential helper {program} ({action}) printed more than {limit} bytes on {stream} and was killed"
+    )]
     Flooded {
         /// The helper.
         program: String,
@@ -110,7 +112,11 @@ impl Error {
 
 fn fmt_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+    if ms.is_multiple_of(1000) {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{ms}ms")
+    }
 }
 
 const MAX_SHOWN: usize = 500;
@@ -164,7 +170,10 @@ mod tests {
     fn get_output_that_may_hold_a_secret_is_withheld() {
         let r = redact(Action::Get, br#"{"Secret":"hunter2"}"#, None);
         assert_eq!(r, "<20 bytes withheld: they may contain a secret>");
-        assert_eq!(redact(Action::Get, b"boom: keychain locked\n", None), "boom: keychain locked");
+        assert_eq!(
+            redact(Action::Get, b"boom: keychain locked\n", None),
+            "boom: keychain locked"
+        );
     }
 
     #[test]

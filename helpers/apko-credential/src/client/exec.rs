@@ -89,8 +89,18 @@ pub(crate) fn run(
     thread::spawn(move || {
         let _ = stdin.write_all(&input);
     });
-    spawn_reader(child.stdout.take().expect("stdout is piped"), tx.clone(), Event::Stdout, Event::StdoutEof);
-    spawn_reader(child.stderr.take().expect("stderr is piped"), tx.clone(), Event::Stderr, Event::StderrEof);
+    spawn_reader(
+        child.stdout.take().expect("stdout is piped"),
+        tx.clone(),
+        Event::Stdout,
+        Event::StdoutEof,
+    );
+    spawn_reader(
+        child.stderr.take().expect("stderr is piped"),
+        tx.clone(),
+        Event::Stderr,
+        Event::StderrEof,
+    );
     spawn_waiter(child, tx);
 
     let deadline = started + limits.timeout;
@@ -116,13 +126,19 @@ pub(crate) fn run(
         match rx.recv_timeout(wait_until - now) {
             Ok(Event::Stdout(chunk)) => {
                 if stdout.len() + chunk.len() > limits.max_stdout {
-                    break Some(RunError::Flooded { stream: "stdout", limit: limits.max_stdout });
+                    break Some(RunError::Flooded {
+                        stream: "stdout",
+                        limit: limits.max_stdout,
+                    });
                 }
                 stdout.extend_from_slice(&chunk);
             }
             Ok(Event::Stderr(chunk)) => {
                 if stderr.len() + chunk.len() > limits.max_stderr {
-                    break Some(RunError::Flooded { stream: "stderr", limit: limits.max_stderr });
+                    break Some(RunError::Flooded {
+                        stream: "stderr",
+                        limit: limits.max_stderr,
+                    });
                 }
                 stderr.extend_from_slice(&chunk);
             }
@@ -136,7 +152,11 @@ pub(crate) fn run(
             Err(mpsc::RecvTimeoutError::Timeout) => continue,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 // Every sender is gone: the helper exited and both pipes closed.
-                break if status.is_some() { None } else { Some(RunError::TimedOut) };
+                break if status.is_some() {
+                    None
+                } else {
+                    Some(RunError::TimedOut)
+                };
             }
         }
     };
@@ -147,7 +167,11 @@ pub(crate) fn run(
                 // The helper exited but left something in its group holding our pipes.
                 kill_group(pid);
             }
-            Ok(RawOutput { status: status.expect("set before leaving the loop"), stdout, stderr })
+            Ok(RawOutput {
+                status: status.expect("set before leaving the loop"),
+                stdout,
+                stderr,
+            })
         }
         Some(err) => {
             if status.is_none() {
@@ -207,5 +231,7 @@ fn kill_group(pid: u32) {
 #[cfg(not(unix))]
 fn kill_group(pid: u32) {
     // No process groups here: kill the helper itself.
-    let _ = Command::new("taskkill").args(["/F", "/T", "/PID", &pid.to_string()]).status();
+    let _ = Command::new("taskkill")
+        .args(["/F", "/T", "/PID", &pid.to_string()])
+        .status();
 }

@@ -57,7 +57,11 @@ impl Program {
     pub fn new(name: &str) -> Self {
         let is_path = name.contains('/') || name.contains(MAIN_SEPARATOR);
         Program {
-            display: if is_path { name.to_string() } else { format!("{PROGRAM_PREFIX}{name}") },
+            display: if is_path {
+                name.to_string()
+            } else {
+                format!("{PROGRAM_PREFIX}{name}")
+            },
             explicit_path: is_path.then(|| PathBuf::from(name)),
             origin: None,
             timeout: timeout_from_env(),
@@ -88,7 +92,8 @@ impl Program {
         self
     }
 
-    /// Sets a (non-secret) environment variable for the helper, e.g. a D-Bus address.
+    /// Sets a (non-secret) environment variable for the helper, e.g. a D-Bus address. A `PATH`
+    /// set here is also where the program is looked up.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
         self.env.push((key.into(), value.into()));
         self
@@ -167,7 +172,11 @@ impl Program {
     pub fn invoke(&self, args: &[&str], stdin: &[u8]) -> Result<Invocation, Error> {
         let label = args.first().copied().unwrap_or("(no action)");
         let out = self.run_raw(label, args, stdin)?;
-        Ok(Invocation { code: out.status.code(), stdout: out.stdout, stderr: out.stderr })
+        Ok(Invocation {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 
     fn run(&self, action: Action, stdin: &[u8]) -> Result<RawOutput, Error> {
@@ -175,9 +184,16 @@ impl Program {
     }
 
     fn run_raw(&self, label: &str, args: &[&str], stdin: &[u8]) -> Result<RawOutput, Error> {
-        let timeout = self.timeout.clone().map_err(|reason| Error::Config { reason })?;
+        let timeout = self
+            .timeout
+            .clone()
+            .map_err(|reason| Error::Config { reason })?;
         let path = self.path()?;
-        let limits = Limits { timeout, max_stdout: self.max_stdout, max_stderr: self.max_stderr };
+        let limits = Limits {
+            timeout,
+            max_stdout: self.max_stdout,
+            max_stderr: self.max_stderr,
+        };
         exec::run(&path, args, stdin, &self.env, &limits).map_err(|e| match e {
             RunError::Spawn(source) if source.kind() == std::io::ErrorKind::NotFound => {
                 self.not_installed(format!("{} does not exist", path.display()))
@@ -204,13 +220,30 @@ impl Program {
     fn path(&self) -> Result<PathBuf, Error> {
         let resolved = self.resolved.get_or_init(|| match &self.explicit_path {
             Some(p) => Ok(p.clone()),
-            None => which::which(&self.display).map_err(|_| "it is not on PATH".to_string()),
+            None => {
+                // A PATH given through `env` is the helper's PATH; search that one.
+                let found =
+                    match self.env.iter().rev().find(|(k, _)| k == "PATH") {
+                        Some((_, path)) => std::env::current_dir()
+                            .map_err(|e| e.to_string())
+                            .and_then(|cwd| {
+                                which::which_in(&self.display, Some(path), cwd)
+                                    .map_err(|e| e.to_string())
+                            }),
+                        None => which::which(&self.display).map_err(|e| e.to_string()),
+                    };
+                found.map_err(|_| "it is not on PATH".to_string())
+            }
         });
         resolved.clone().map_err(|why| self.not_installed(why))
     }
 
     fn not_installed(&self, why: String) -> Error {
-        Error::NotInstalled { program: self.display.clone(), why, origin: self.origin.clone() }
+        Error::NotInstalled {
+            program: self.display.clone(),
+            why,
+            origin: self.origin.clone(),
+        }
     }
 
     fn failed(&self, action: Action, out: &RawOutput, secret: Option<&str>) -> Error {
@@ -224,10 +257,15 @@ impl Program {
     }
 
     fn utf8<'a>(&self, action: Action, bytes: &'a [u8]) -> Result<&'a str, Error> {
-        std::str::from_utf8(bytes).map_err(|_| self.invalid(action, "its output is not valid UTF-8"))
+        std::str::from_utf8(bytes)
+            .map_err(|_| self.invalid(action, "its output is not valid UTF-8"))
     }
 
-    fn parse_json<T: serde::de::DeserializeOwned>(&self, action: Action, bytes: &[u8]) -> Result<T, Error> {
+    fn parse_json<T: serde::de::DeserializeOwned>(
+        &self,
+        action: Action,
+        bytes: &[u8],
+    ) -> Result<T, Error> {
         let text = self.utf8(action, bytes)?;
         let start = text.trim_start();
         if start.is_empty() {
@@ -244,7 +282,10 @@ impl Program {
         match values.next() {
             Some(Ok(v)) => Ok(v),
             // serde_json's messages name a position and an expectation, never the input text.
-            Some(Err(e)) => Err(self.invalid(action, &format!("its output is not the expected JSON ({e})"))),
+            Some(Err(e)) => Err(self.invalid(
+                action,
+                &format!("its output is not the expected JSON ({e})"),
+            )),
             None => Err(self.invalid(action, "it printed nothing, expected a JSON object")),
         }
     }
