@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints its figures. Benchmarks are scripts, not timed tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "== client overhead: Program::get vs running the helper directly"
+cargo bench -q -p apko-credential --bench helper_overhead

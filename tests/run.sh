@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project, exactly as CI does (.ci/run calls this).
+#
+# Installs, only when missing, the real components the tests use (Debian packages) and runs
+# the tests inside a fresh kernel session keyring. Tests start their own private services
+# (gpg-agent for pass, a D-Bus session with gnome-keyring) and stop them when they finish.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PACKAGES=(
+  golang-docker-credential-helpers # docker-credential-pass, docker-credential-secretservice
+  pass gnupg                       # the pass helper's store
+  gnome-keyring dbus dbus-x11 libsecret-tools # a real Secret Service
+  keyutils                         # keyctl: the kernel keyring
+)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "tests/run.sh: installing ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+# The kernel keyring backend needs a session keyring that child processes share; a bare
+# process has none (test-infrastructure.md §4), so the whole run gets a new one.
+if cargo nextest --version >/dev/null 2>&1; then
+  exec keyctl session - cargo nextest run --workspace --locked --no-fail-fast "$@"
+else
+  exec keyctl session - cargo test --workspace --locked --no-fail-fast "$@"
+fi
