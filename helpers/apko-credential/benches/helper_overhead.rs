@@ -59,8 +59,14 @@ fn main() {
     }
     let (d, c) = (median(d), median(c));
     println!("helper get, {RUNS} runs each (medians):");
-    println!("  direct std::process::Command: {:>8.3} ms", d.as_secs_f64() * 1e3);
-    println!("  apko_credential::Program::get: {:>7.3} ms", c.as_secs_f64() * 1e3);
+    println!(
+        "  direct std::process::Command: {:>8.3} ms",
+        d.as_secs_f64() * 1e3
+    );
+    println!(
+        "  apko_credential::Program::get: {:>7.3} ms",
+        c.as_secs_f64() * 1e3
+    );
     println!(
         "  overhead: {:+.3} ms ({:.2}x)",
         (c.as_secs_f64() - d.as_secs_f64()) * 1e3,

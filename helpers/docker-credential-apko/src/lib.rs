@@ -1,0 +1,94 @@
+//! `docker-credential-apko`: a Docker credential helper that keeps secrets in the Secret
+//! Service (GNOME Keyring, KWallet) or, on headless Linux, the kernel keyring.
+//!
+//! Storage layout and backend choice are documented in `plugin-protocol.md`.
+
+mod backend;
+mod blob;
+mod keychain;
+
+pub use backend::BACKEND_ENV;
+pub use keychain::{INDEX_SERVICE, SERVICE};
+
+use apko_credential::{CredentialList, Credentials, Error, Helper, HelperInfo};
+use std::io::{Read, Write};
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The program name.
+pub const NAME: &str = "docker-credential-apko";
+/// Where it comes from, for `version`.
+pub const PACKAGE: &str = "apko-rs";
+/// Overrides how long the helper waits for the keychain before giving up (seconds).
+pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_APKO_TIMEOUT";
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
+
+/// Runs the helper on the process's argv, stdin and stdout, and exits.
+pub fn main() -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let timeout = std::env::var(TIMEOUT_ENV)
+        .ok()
+        .and_then(|v| apko_credential::client::parse_duration(&v))
+        .unwrap_or(DEFAULT_TIMEOUT);
+    let code = run(args, std::io::stdin(), std::io::stdout(), timeout);
+    std::process::exit(code)
+}
+
+/// One invocation with I/O injected. A keychain that does not answer within `timeout`
+/// (locked, waiting on a prompt nobody can see) is an error, never a hang.
+pub fn run(
+    args: Vec<String>,
+    stdin: impl Read + Send + 'static,
+    mut stdout: impl Write,
+    timeout: Duration,
+) -> i32 {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let code = apko_credential::serve(&LazyKeychain::default(), &args, stdin, &mut out);
+        let _ = tx.send((code, out));
+    });
+    let (code, out) = rx.recv_timeout(timeout).unwrap_or_else(|_| {
+        let msg = format!(
+            "{NAME}: the keychain did not answer within {}s (locked, or waiting for a password prompt?); \
+             unlock it, or use {}=keyutils on a machine without a desktop session\n",
+            timeout.as_secs_f32(),
+            BACKEND_ENV
+        );
+        (1, msg.into_bytes())
+    });
+    let _ = stdout.write_all(&out).and_then(|_| stdout.flush());
+    code
+}
+
+/// Opens the keychain on the first call that needs it, so `version` and `--help` work
+/// without one.
+#[derive(Default)]
+struct LazyKeychain(std::sync::OnceLock<Result<keychain::Keychain, String>>);
+
+impl LazyKeychain {
+    fn open(&self) -> Result<&keychain::Keychain, Error> {
+        self.0
+            .get_or_init(|| backend::open().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(Error::other)
+    }
+}
+
+impl Helper for LazyKeychain {
+    fn info(&self) -> HelperInfo {
+        keychain::info()
+    }
+    fn add(&self, creds: &Credentials) -> Result<(), Error> {
+        self.open()?.add(creds)
+    }
+    fn get(&self, server_url: &str) -> Result<Credentials, Error> {
+        self.open()?.get(server_url)
+    }
+    fn erase(&self, server_url: &str) -> Result<(), Error> {
+        self.open()?.erase(server_url)
+    }
+    fn list(&self) -> Result<CredentialList, Error> {
+        self.open()?.list()
+    }
+}
