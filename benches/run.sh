@@ -4,3 +4,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== client overhead: Program::get vs running the helper directly"
 cargo bench -q -p apko-credential --bench helper_overhead
+echo "== docker-credential-apko get latency vs docker-credential-secretservice"
+bash benches/helper-get.sh

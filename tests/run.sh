@@ -12,6 +12,7 @@ PACKAGES=(
   pass gnupg                       # the pass helper's store
   gnome-keyring dbus dbus-x11 libsecret-tools # a real Secret Service
   keyutils                         # keyctl: the kernel keyring
+  libdbus-1-dev pkg-config         # build: docker-credential-apko's Secret Service backend
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Median `get` latency of docker-credential-apko against docker-credential-secretservice on
+# the same gnome-keyring, and of docker-credential-apko on the kernel keyring.
+# Each figure is the median of RUNS sequential process invocations (hyperfine if present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-200}
+cargo build -q --release -p docker-credential-apko
+APKO=$PWD/target/release/docker-credential-apko
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+
+median_ms() { # median wall time in ms of RUNS runs of: printf KEY | "$@" get
+  python3 - "$RUNS" "$@" <<'PY'
+import subprocess, sys, time, statistics
+runs = int(sys.argv[1]); cmd = sys.argv[2:]
+times = []
+for _ in range(runs):
+    t = time.perf_counter()
+    p = subprocess.run(cmd + ["get"], input=b"bench.example:5000", stdout=subprocess.PIPE)
+    times.append((time.perf_counter() - t) * 1000)
+    assert p.returncode == 0 and b"benchuser" in p.stdout, p.stdout
+print(f"{statistics.median(times):.2f}")
+PY
+}
+
+payload='{"ServerURL":"bench.example:5000","Username":"benchuser","Secret":"benchsecret"}'
+
+export -f median_ms; export RUNS APKO payload
+dbus-run-session -- bash -c '
+  export HOME='"$work"'; eval "$(printf "\n" | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
+  for i in $(seq 50); do secret-tool search --all x y >/dev/null 2>&1 && break; sleep 0.1; done
+  printf "%s" "$payload" | docker-credential-secretservice store
+  printf "%s" "$payload" | DOCKER_CREDENTIAL_APKO_BACKEND=secret-service "$APKO" store
+  ss=$(median_ms docker-credential-secretservice)
+  ours=$(median_ms env DOCKER_CREDENTIAL_APKO_BACKEND=secret-service "$APKO")
+  echo "secret service (gnome-keyring), median of $RUNS gets:"
+  echo "  docker-credential-secretservice: $ss ms"
+  echo "  docker-credential-apko:          $ours ms"
+  python3 -c "print(f\"  ratio apko/secretservice: {$ours/$ss:.2f} (goal <= 0.80)\")"
+'
+keyctl session - bash -c '
+  printf "%s" "$payload" | DOCKER_CREDENTIAL_APKO_BACKEND=keyutils "$APKO" store
+  k=$(median_ms env DOCKER_CREDENTIAL_APKO_BACKEND=keyutils "$APKO")
+  printf "bench.example:5000" | DOCKER_CREDENTIAL_APKO_BACKEND=keyutils "$APKO" erase
+  echo "kernel keyring: docker-credential-apko median get: $k ms"
+' 2>&1 | grep -v "^Joined session keyring"
