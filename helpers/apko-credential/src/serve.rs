@@ -145,8 +145,10 @@ pub fn parse_store_input(input: &str) -> Result<Credentials, Error> {
     let mut values = serde_json::Deserializer::from_str(input).into_iter::<Credentials>();
     let creds = match values.next() {
         Some(Ok(creds)) => creds,
-        // serde_json's message names the position but never echoes the input.
-        Some(Err(e)) => return Err(Error::other(format!("store: invalid JSON on stdin: {e}"))),
+        Some(Err(e)) => {
+            let why = crate::wire::describe_json_error(&e);
+            return Err(Error::other(format!("store: invalid JSON on stdin: {why}")));
+        }
         None => return Err(Error::other("store: stdin holds no JSON object")),
     };
     if creds.server_url.trim().is_empty() {

@@ -175,6 +175,18 @@ pub fn parse_server_url(stdin: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
+/// A JSON decoding error described without serde_json's message, which can quote a scalar
+/// from the input (a secret, for instance): only its kind and position.
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "wrong type or shape",
+        serde_json::error::Category::Eof => "unexpected end of input",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -135,6 +135,20 @@ impl Drop for PassStore {
     }
 }
 
+const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"#;
+
 /// A private D-Bus session bus with an unlocked gnome-keyring serving the Secret Service.
 pub struct SecretService {
     _home: tempfile::TempDir,
@@ -157,8 +171,14 @@ impl SecretService {
         std::fs::create_dir(&run_dir).unwrap();
         std::fs::set_permissions(&run_dir, std::fs::Permissions::from_mode(0o700)).unwrap();
 
+        // No service directories: with D-Bus activation, a client that asks before the
+        // unlocked daemon owns org.freedesktop.secrets would start a second, locked
+        // gnome-keyring without the `login` collection (a race seen in CI).
+        let config = home.path().join("bus.conf");
+        std::fs::write(&config, BUS_CONFIG).unwrap();
         let mut daemon = Command::new("dbus-daemon")
-            .args(["--session", "--fork", "--print-address=1", "--print-pid=1"])
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--fork", "--print-address=1", "--print-pid=1"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -136,14 +136,21 @@ pub(crate) fn redact(action: Action, output: &[u8], secret: Option<&str>) -> Str
     shorten(mask(text, secret))
 }
 
+/// Masks the secret as it may appear: raw, JSON-escaped, and JSON-escaped the way Go's
+/// encoder does it (`<`, `>`, `&`, U+2028, U+2029 as `\uXXXX`).
 fn mask(text: &str, secret: Option<&str>) -> String {
     let mut out = text.to_string();
     if let Some(secret) = secret.filter(|s| !s.is_empty()) {
-        out = out.replace(secret, "<redacted>");
         let escaped = serde_json::to_string(secret).expect("strings serialize");
-        let escaped = &escaped[1..escaped.len() - 1];
-        if escaped != secret {
-            out = out.replace(escaped, "<redacted>");
+        let escaped = escaped[1..escaped.len() - 1].to_string();
+        let go_escaped = escaped
+            .replace('<', "\\u003c")
+            .replace('>', "\\u003e")
+            .replace('&', "\\u0026")
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+        for form in [secret, escaped.as_str(), go_escaped.as_str()] {
+            out = out.replace(form, "<redacted>");
         }
     }
     out
@@ -180,6 +187,16 @@ mod tests {
     fn known_secret_is_masked_raw_and_escaped() {
         let r = redact(Action::Store, b"bad input a\\\"b and a\"b", Some("a\"b"));
         assert_eq!(r, "bad input <redacted> and <redacted>");
+    }
+
+    #[test]
+    fn go_escaped_secret_is_masked() {
+        let r = redact(
+            Action::Store,
+            br#"echo: {"Secret":"a\u003cb\u0026c"}"#,
+            Some("a<b&c"),
+        );
+        assert_eq!(r, r#"echo: {"Secret":"<redacted>"}"#);
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct Program {
 }
 
 /// What a helper did, for callers (such as a conformance checker) that judge it themselves.
-#[derive(Debug)]
+/// Its `Debug` shows sizes, never the output, which may hold secrets.
 pub struct Invocation {
     /// Exit code; `None` when a signal ended it.
     pub code: Option<i32>,
@@ -49,6 +49,16 @@ pub struct Invocation {
     pub stdout: Vec<u8>,
     /// Everything it printed on stderr.
     pub stderr: Vec<u8>,
+}
+
+impl std::fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Invocation")
+            .field("code", &self.code)
+            .field("stdout_len", &self.stdout.len())
+            .field("stderr_len", &self.stderr.len())
+            .finish()
+    }
 }
 
 impl Program {
@@ -157,7 +167,7 @@ impl Program {
         self.parse_json(Action::List, &out.stdout)
     }
 
-    /// The helper's one-line version text.
+    /// The helper's version text (its stdout, trimmed).
     pub fn version(&self) -> Result<String, Error> {
         let out = self.run(Action::Version, UNUSED_STDIN)?;
         if !out.status.success() {
@@ -322,7 +332,8 @@ fn timeout_from_env() -> Result<Duration, String> {
     }
 }
 
-/// Parses `30`, `2.5`, `30s`, `500ms` or `2m`; zero and negative values are refused.
+/// Parses `30`, `2.5`, `30s`, `500ms` or `2m`; zero, negative values and more than a day are
+/// refused.
 pub fn parse_duration(text: &str) -> Option<Duration> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
@@ -335,7 +346,8 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         (text, 1.0)
     };
     let secs: f64 = number.trim().parse().ok()?;
-    (secs.is_finite() && secs > 0.0).then(|| Duration::from_secs_f64(secs * scale))
+    let secs = secs * scale;
+    (secs.is_finite() && secs > 0.0 && secs <= 86_400.0).then(|| Duration::from_secs_f64(secs))
 }
 
 #[cfg(test)]
@@ -352,6 +364,9 @@ mod tests {
         assert_eq!(parse_duration("0"), None);
         assert_eq!(parse_duration("-1"), None);
         assert_eq!(parse_duration("abc"), None);
+        assert_eq!(parse_duration("1e20"), None);
+        assert_eq!(parse_duration("inf"), None);
+        assert_eq!(parse_duration("1441m"), None);
     }
 
     #[test]
