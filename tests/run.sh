@@ -13,6 +13,7 @@ PACKAGES=(
   gnome-keyring dbus dbus-x11 libsecret-tools # a real Secret Service
   keyutils                         # keyctl: the kernel keyring
   libdbus-1-dev pkg-config         # build: docker-credential-apko's Secret Service backend
+  docker-registry apache2-utils    # a real registry with htpasswd auth
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -270,3 +270,72 @@ impl Drop for SecretService {
         }
     }
 }
+
+/// Debian's `docker-registry` (distribution 2.8) on a free loopback port, with htpasswd auth
+/// for `testuser`/`testpass`, over plain HTTP.
+pub struct Registry {
+    _dir: tempfile::TempDir,
+    child: std::process::Child,
+    /// `127.0.0.1:<port>`.
+    pub host: String,
+}
+
+impl Registry {
+    /// Starts it and waits until `/v2/` answers.
+    pub fn start_htpasswd() -> Registry {
+        let bin = require("docker-registry", "docker-registry");
+        require("htpasswd", "apache2-utils");
+        let dir = tempfile::Builder::new()
+            .prefix("reg")
+            .tempdir()
+            .expect("tempdir");
+        let htpasswd = run(
+            Command::new("htpasswd").args(["-Bbn", "testuser", "testpass"]),
+            "htpasswd",
+        );
+        std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let host = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\n\
+             http:\n  addr: {host}\n  secret: test-only\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {pw}\n",
+            root = dir.path().join("data").display(),
+            pw = dir.path().join("htpasswd").display(),
+        );
+        let config_path = dir.path().join("config.yml");
+        std::fs::write(&config_path, config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new(bin)
+            .arg("serve")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start docker-registry");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(&host).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "docker-registry did not start on {host}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Registry {
+            _dir: dir,
+            child,
+            host,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
