@@ -28,7 +28,10 @@ payload='{"ServerURL":"bench.example:5000","Username":"benchuser","Secret":"benc
 export -f median_ms; export RUNS APKO payload
 dbus-run-session -- bash -c '
   export HOME='"$work"'; eval "$(printf "\n" | gnome-keyring-daemon --unlock --components=secrets)" >/dev/null
-  for i in $(seq 50); do secret-tool search --all x y >/dev/null 2>&1 && break; sleep 0.1; done
+  # Wait without triggering D-Bus activation (which could start a second, locked daemon).
+  for i in $(seq 100); do
+    dbus-send --session --print-reply --dest=org.freedesktop.DBus / org.freedesktop.DBus.NameHasOwner \
+      string:org.freedesktop.secrets 2>/dev/null | grep -q "boolean true" && break; sleep 0.05; done
   printf "%s" "$payload" | docker-credential-secretservice store
   printf "%s" "$payload" | DOCKER_CREDENTIAL_APKO_BACKEND=secret-service "$APKO" store
   ss=$(median_ms docker-credential-secretservice)
