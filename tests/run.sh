@@ -14,6 +14,8 @@ PACKAGES=(
   keyutils                         # keyctl: the kernel keyring
   libdbus-1-dev pkg-config         # build: docker-credential-apko's Secret Service backend
   docker-registry apache2-utils    # a real registry with htpasswd auth
+  skopeo podman                    # containers/image clients of docker-credential-apko (credHelpers)
+  runc                             # podman needs an OCI runtime; crun fails on hybrid cgroups
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
