@@ -1,4 +1,5 @@
 //! `apko`: builds OCI images from APK packages; every credential comes from Docker
 //! credential helpers first.
 
+pub mod auth;
 pub mod cli;

@@ -1,15 +1,69 @@
-//! Command-line interface.
+//! Command-line interface: flag names follow real apko, docker and crane, so scripts carry
+//! over.
 
-use clap::Parser;
+mod auth;
+
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
+use tracing::level_filters::LevelFilter;
 
 /// Build OCI images from APK packages, with credentials from Docker credential helpers.
 #[derive(Debug, Parser)]
-#[command(name = "apko", version, about, long_about = None)]
-pub struct Cli {}
+#[command(name = "apko", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Log level: trace, debug, info, warn or error. Secrets are never logged, at any level.
+    #[arg(long, global = true, default_value = "info", value_parser = parse_level)]
+    log_level: LevelFilter,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Inspect, test and move credentials kept by credential helpers.
+    #[command(subcommand)]
+    Auth(auth::AuthCommand),
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  apko completion bash > /etc/bash_completion.d/apko")]
+    Completion {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+    /// Print the version.
+    Version,
+}
+
+fn parse_level(text: &str) -> Result<LevelFilter, String> {
+    text.to_ascii_lowercase()
+        .parse()
+        .map_err(|_| format!("unknown log level {text:?}; use trace, debug, info, warn or error"))
+}
 
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
-    let _cli = Cli::parse();
-    ExitCode::SUCCESS
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(cli.log_level)
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Auth(cmd) => auth::run(cmd),
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "apko", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version => {
+            println!("apko {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -28,6 +28,8 @@ pub(crate) struct RawOutput {
     pub status: ExitStatus,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// The pipes were still open when the drain grace expired after the helper exited.
+    pub lingered: bool,
 }
 
 /// Why running the helper produced no [`RawOutput`].
@@ -57,7 +59,7 @@ pub(crate) fn run(
     program: &Path,
     args: &[&str],
     input: &[u8],
-    extra_env: &[(String, String)],
+    extra_env: &[(String, Option<String>)],
     limits: &Limits,
 ) -> Result<RawOutput, RunError> {
     let mut cmd = Command::new(program);
@@ -69,7 +71,10 @@ pub(crate) fn run(
         cmd.env_remove(var);
     }
     for (k, v) in extra_env {
-        cmd.env(k, v);
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
     }
     #[cfg(unix)]
     {
@@ -163,7 +168,8 @@ pub(crate) fn run(
 
     match failure {
         None => {
-            if out_open || err_open {
+            let lingered = out_open || err_open;
+            if lingered {
                 // The helper exited but left something in its group holding our pipes.
                 kill_group(pid);
             }
@@ -171,6 +177,7 @@ pub(crate) fn run(
                 status: status.expect("set before leaving the loop"),
                 stdout,
                 stderr,
+                lingered,
             })
         }
         Some(err) => {

@@ -36,7 +36,7 @@ pub struct Program {
     timeout: Result<Duration, String>,
     max_stdout: usize,
     max_stderr: usize,
-    env: Vec<(String, String)>,
+    env: Vec<(String, Option<String>)>,
     resolved: OnceLock<Result<PathBuf, String>>,
 }
 
@@ -49,6 +49,9 @@ pub struct Invocation {
     pub stdout: Vec<u8>,
     /// Everything it printed on stderr.
     pub stderr: Vec<u8>,
+    /// Something (a daemon it started) held stdout or stderr open after the helper exited,
+    /// so the client had to give up waiting for end-of-file.
+    pub lingered: bool,
 }
 
 impl std::fmt::Debug for Invocation {
@@ -57,6 +60,7 @@ impl std::fmt::Debug for Invocation {
             .field("code", &self.code)
             .field("stdout_len", &self.stdout.len())
             .field("stderr_len", &self.stderr.len())
+            .field("lingered", &self.lingered)
             .finish()
     }
 }
@@ -105,7 +109,14 @@ impl Program {
     /// Sets a (non-secret) environment variable for the helper, e.g. a D-Bus address. A `PATH`
     /// set here is also where the program is looked up.
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.env.push((key.into(), value.into()));
+        self.env.push((key.into(), Some(value.into())));
+        self
+    }
+
+    /// Removes a variable from the helper's environment, e.g. `DISPLAY` to prove a helper does
+    /// not wait for a GUI prompt.
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env.push((key.into(), None));
         self
     }
 
@@ -186,6 +197,7 @@ impl Program {
             code: out.status.code(),
             stdout: out.stdout,
             stderr: out.stderr,
+            lingered: out.lingered,
         })
     }
 
@@ -232,16 +244,16 @@ impl Program {
             Some(p) => Ok(p.clone()),
             None => {
                 // A PATH given through `env` is the helper's PATH; search that one.
-                let found =
-                    match self.env.iter().rev().find(|(k, _)| k == "PATH") {
-                        Some((_, path)) => std::env::current_dir()
-                            .map_err(|e| e.to_string())
-                            .and_then(|cwd| {
-                                which::which_in(&self.display, Some(path), cwd)
-                                    .map_err(|e| e.to_string())
-                            }),
-                        None => which::which(&self.display).map_err(|e| e.to_string()),
-                    };
+                let found = match self.env.iter().rev().find(|(k, _)| k == "PATH") {
+                    Some((_, Some(path))) => std::env::current_dir()
+                        .map_err(|e| e.to_string())
+                        .and_then(|cwd| {
+                            which::which_in(&self.display, Some(path), cwd)
+                                .map_err(|e| e.to_string())
+                        }),
+                    Some((_, None)) => Err("PATH is removed from its environment".into()),
+                    None => which::which(&self.display).map_err(|e| e.to_string()),
+                };
                 found.map_err(|_| "it is not on PATH".to_string())
             }
         });
