@@ -54,6 +54,7 @@ fn secret_service() -> Result<Keychain, Error> {
 
 #[cfg(target_os = "linux")]
 fn keyutils() -> Result<Keychain, Error> {
+    ensure_session_keyring()?;
     let store = linux_keyutils_keyring_store::Store::new().map_err(|e| {
         Error::other(format!(
             "{}: the kernel keyring is not usable: {e}",
@@ -67,17 +68,48 @@ fn keyutils() -> Result<Keychain, Error> {
     ))
 }
 
+/// Makes keys written by this process findable by the next one.
+///
+/// The keyring store adds keys to the session keyring and links them into the per-user
+/// persistent keyring, and finds them by searching the session keyring (which has the
+/// persistent keyring linked in). A process started outside a login session (CI jobs,
+/// containers, services) has no session keyring: the store would then search the user-session
+/// keyring while the kernel silently gives the store a fresh anonymous session keyring for
+/// the write, so `store` succeeded and every later `get` missed. Joining a session keyring of
+/// our own first, and requiring the persistent keyring, makes both go through the persistent
+/// keyring.
+#[cfg(target_os = "linux")]
+fn ensure_session_keyring() -> Result<(), Error> {
+    use linux_keyutils::{KeyRing, KeyRingIdentifier};
+    let session = KeyRing::from_special_id(KeyRingIdentifier::Session, false).ok();
+    let user_session = KeyRing::from_special_id(KeyRingIdentifier::UserSession, false).ok();
+    if session.is_some() && session != user_session {
+        return Ok(()); // A real session keyring (a login, or `keyctl session -`).
+    }
+    KeyRing::from_special_id(KeyRingIdentifier::Session, true).map_err(|e| {
+        Error::other(format!(
+            "{}: the kernel keyring is not usable: cannot create a session keyring ({e})",
+            crate::NAME
+        ))
+    })?;
+    KeyRing::get_persistent(KeyRingIdentifier::Session).map_err(|e| {
+        Error::other(format!(
+            "{}: this process has no session keyring and the kernel offers no persistent keyring ({e}), \
+             so a stored credential would be lost when it exits; run the client under `keyctl session -`",
+            crate::NAME
+        ))
+    })?;
+    Ok(())
+}
+
+/// One lock file per user, the same for every client: the index it guards lives in the per-user
+/// persistent keyring, so clients with different `TMPDIR` or `XDG_RUNTIME_DIR` (podman sets
+/// its own) must still meet on one lock.
 #[cfg(target_os = "linux")]
 fn lock_path() -> PathBuf {
-    match std::env::var_os("XDG_RUNTIME_DIR") {
-        Some(dir) if PathBuf::from(&dir).is_dir() => {
-            PathBuf::from(dir).join("docker-credential-apko.lock")
-        }
-        // SAFETY: getuid(2) cannot fail.
-        _ => std::env::temp_dir().join(format!("docker-credential-apko-{}.lock", unsafe {
-            libc::getuid()
-        })),
-    }
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    PathBuf::from(format!("/tmp/docker-credential-apko-{uid}.lock"))
 }
 
 #[cfg(not(target_os = "linux"))]

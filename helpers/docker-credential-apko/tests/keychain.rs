@@ -1,6 +1,6 @@
 //! docker-credential-apko, the real binary, on the real keychains: the kernel keyring (the
-//! test run is inside `keyctl session -`, see tests/run.sh) and gnome-keyring's Secret Service
-//! on a private D-Bus. Driven through this project's client, so both sides meet for real.
+//! test run has no session keyring, as CI jobs and containers; one test adds `keyctl session -`)
+//! and gnome-keyring's Secret Service on a private D-Bus. Driven through this project's client, so both sides meet for real.
 
 use apko_credential::Program;
 use apko_credential::wire::Credentials;
@@ -11,16 +11,70 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_docker-credential-apko");
 
 fn keyutils() -> Program {
-    require("keyctl", "keyutils");
-    let session = Command::new("keyctl")
-        .args(["show", "@s"])
-        .output()
-        .unwrap();
-    assert!(
-        session.status.success(),
-        "no session keyring: run the tests under `keyctl session -` (tests/run.sh does)"
-    );
     Program::new(BIN).env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
+}
+
+/// Runs the helper inside a fresh `keyctl session -` (a login-like session keyring).
+fn in_session(action: &str, stdin: &str) -> (i32, String) {
+    require("keyctl", "keyutils");
+    let mut child = Command::new("keyctl")
+        .args(["session", "-", BIN, action])
+        .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+/// Keys written with or without a session keyring are found by processes of the other kind:
+/// both go through the per-user persistent keyring. (Before the fix, a `store` by a process
+/// without a session keyring succeeded and no later `get` could find it.)
+#[test]
+fn keyutils_entries_cross_between_session_and_sessionless_processes() {
+    let outside = key("sessionless");
+    let inside = key("in-session");
+    let helper = keyutils();
+    helper
+        .store(&Credentials::new(&outside, "u1", "s-outside"))
+        .unwrap();
+    assert_eq!(
+        helper.get(&outside).unwrap().unwrap().secret.expose(),
+        "s-outside"
+    );
+    assert_eq!(
+        in_session("get", &outside),
+        (
+            0,
+            format!(r#"{{"ServerURL":"{outside}","Username":"u1","Secret":"s-outside"}}"#) + "\n"
+        )
+    );
+    let payload = format!(r#"{{"ServerURL":"{inside}","Username":"u2","Secret":"s-inside"}}"#);
+    assert_eq!(in_session("store", &payload), (0, String::new()));
+    let got = helper.get(&inside).unwrap().unwrap();
+    assert_eq!(
+        (got.username.as_str(), got.secret.expose().as_str()),
+        ("u2", "s-inside")
+    );
+    let listed = helper.list().unwrap();
+    assert_eq!(listed.get(&outside).map(String::as_str), Some("u1"));
+    assert_eq!(listed.get(&inside).map(String::as_str), Some("u2"));
+    assert!(helper.erase(&inside).unwrap());
+    assert_eq!(in_session("erase", &outside), (0, String::new()));
+    assert!(helper.get(&outside).unwrap().is_none());
+    assert!(helper.get(&inside).unwrap().is_none());
 }
 
 fn secret_service(service: &SecretService) -> Program {
