@@ -1,12 +1,51 @@
 //! `apko auth …`: commands about credentials themselves.
 
+use super::auth_args::AuthArgs;
+use crate::auth::resolver::{Outcome, Target};
 use crate::auth::{conformance, migrate};
+use crate::registry::reference::Reference;
 use apko_credential::Program;
+use apko_credential::wire::{ERR_NOT_FOUND, parse_server_url};
 use clap::{Subcommand, ValueEnum};
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
+
+/// Set in the environment of helpers that `apko auth get` runs, so that apko configured as a
+/// helper of itself answers not-found instead of recursing.
+const AUTH_GET_ACTIVE: &str = "APKO_AUTH_GET_ACTIVE";
 
 #[derive(Debug, Subcommand)]
 pub(super) enum AuthCommand {
+    /// Print the credentials for a registry as a credential helper's `get` would.
+    ///
+    /// Resolves through every source (helpers, config files, --auth) and prints
+    /// {"ServerURL":…,"Username":…,"Secret":…}, or `credentials not found in native keychain`
+    /// with exit 1, so apko can serve as a credential helper for other tools. The server is
+    /// read from stdin when not given.
+    #[command(
+        after_help = "Examples:\n  apko auth get registry.example.com\n  echo registry.example.com | apko auth get\n\nAs a helper for other tools: a script docker-credential-apko-resolve containing\n  #!/bin/sh\n  [ \"$1\" = get ] && exec apko auth get\n  echo 'only get is supported'; exit 1"
+    )]
+    Get {
+        /// The registry host (stdin when absent).
+        server: Option<String>,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
+    /// Show every credential source consulted for an image reference or host, in order.
+    ///
+    /// Lists the config files looked at, then each source (helpers, auths entries, --auth
+    /// values) with its answer: found (username, secret length), no credentials, or the
+    /// failure. Secrets are never shown.
+    #[command(
+        after_help = "Examples:\n  apko auth explain registry.example.com/team/app:1.0\n  apko auth explain cgr.dev/chainguard/static --auth cgr.dev=bearer:$TOKEN\n  apko auth explain https://packages.example.com/os   # an APK repository"
+    )]
+    Explain {
+        /// An image reference, a registry host, or an APK repository URL (http/https).
+        reference: String,
+        #[command(flatten)]
+        auth: AuthArgs,
+    },
     /// Run the credential-helper conformance checklist against an installed helper.
     ///
     /// Stores, reads and erases entries under a scratch host
@@ -53,8 +92,10 @@ pub(super) enum Format {
     Json,
 }
 
-pub(super) fn run(cmd: AuthCommand) -> anyhow::Result<ExitCode> {
+pub(super) fn run(cmd: AuthCommand, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     match cmd {
+        AuthCommand::Get { server, auth } => get(server, &auth, config),
+        AuthCommand::Explain { reference, auth } => explain(&reference, &auth, config),
         AuthCommand::TestHelper { name, format } => {
             let report = conformance::run(&name);
             match format {
@@ -87,4 +128,132 @@ pub(super) fn run(cmd: AuthCommand) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn get(server: Option<String>, auth: &AuthArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let server = match server {
+        Some(s) => s,
+        None => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text)?;
+            match parse_server_url(&text) {
+                Some(s) => s,
+                None => {
+                    println!("{}", apko_credential::wire::ERR_MISSING_SERVER_URL);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+    };
+    if std::env::var_os(AUTH_GET_ACTIVE).is_some() {
+        // apko asked itself: answer as a helper with nothing would.
+        println!("{ERR_NOT_FOUND}");
+        return Ok(ExitCode::FAILURE);
+    }
+    let target = Target::registry_host(&server);
+    let resolver = auth
+        .resolver(config, vec![target.host.clone()])?
+        .with_helper_env(AUTH_GET_ACTIVE, "1");
+    match resolver.resolve(&target) {
+        Ok(resolved) => match resolved.credential {
+            None => {
+                println!("{ERR_NOT_FOUND}");
+                Ok(ExitCode::FAILURE)
+            }
+            Some(c) => match c.to_wire(&server) {
+                Some(wire) => {
+                    println!("{}", serde_json::to_string(&wire)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    println!(
+                        "the credentials for {server} are a bearer token, which the credential-helper protocol cannot carry"
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            },
+        },
+        Err(e) => {
+            // Helpers report errors on stdout; the details go to stderr.
+            println!("cannot resolve credentials for {server}");
+            eprintln!("{e}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+fn explain(reference: &str, auth: &AuthArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let (target, what) = if reference.starts_with("http://") || reference.starts_with("https://") {
+        (Target::apk_repository(reference), "APK repository")
+    } else if !reference.contains('/') {
+        (Target::registry_host(reference), "registry")
+    } else {
+        let r = Reference::parse(reference)?;
+        (Target::registry(&r), "registry")
+    };
+    let resolver = auth.resolver(config, vec![target.host.clone()])?;
+    let mut out = format!(
+        "Credentials for {} ({what}{})\n\nConfig files, in lookup order:\n",
+        target.host,
+        target
+            .repository
+            .as_deref()
+            .map(|r| format!(", repository {r}"))
+            .unwrap_or_default()
+    );
+    if let Some(loc) = resolver.locations() {
+        for (path, kind) in &loc.files {
+            let state = if resolver.files().iter().any(|f| &f.path == path) {
+                "read"
+            } else {
+                "not present"
+            };
+            let why = match kind {
+                crate::auth::config::FileKind::Docker => loc.docker_dir_origin,
+                crate::auth::config::FileKind::RegistryAuthFile => "REGISTRY_AUTH_FILE",
+                crate::auth::config::FileKind::PodmanRuntime => "podman, runtime",
+                crate::auth::config::FileKind::PodmanConfig => "podman, config",
+                crate::auth::config::FileKind::AuthFlag => "--auth",
+            };
+            out.push_str(&format!("  {} ({why}): {state}\n", path.display()));
+        }
+    }
+    out.push_str("\nSources, in order:\n");
+    let steps = resolver.explain(&target);
+    let used = steps
+        .iter()
+        .position(|s| matches!(s.outcome, Outcome::Found(_)));
+    for (n, step) in steps.iter().enumerate() {
+        out.push_str(&format!(
+            "  {}. {}: {}{}\n",
+            n + 1,
+            step.source,
+            step.outcome,
+            if Some(n) == used { "  <- used" } else { "" }
+        ));
+    }
+    out.push_str(&format!(
+        "  {}. anonymous{}\n",
+        steps.len() + 1,
+        if used.is_none() { "  <- used" } else { "" }
+    ));
+    let failed = steps
+        .iter()
+        .any(|s| matches!(s.outcome, Outcome::Failed(_)));
+    out.push_str(&match (used, failed) {
+        (Some(n), _) => match &steps[n].outcome {
+            Outcome::Found(c) => format!("\nResult: {} from {}\n", c.describe(), steps[n].source),
+            _ => unreachable!(),
+        },
+        (None, true) => {
+            "\nResult: error: a source failed and no other source has credentials\n".into()
+        }
+        (None, false) => "\nResult: anonymous (no source has credentials)\n".into(),
+    });
+    print!("{out}");
+    Ok(if used.is_none() && failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

@@ -2,8 +2,11 @@
 //! over.
 
 mod auth;
+mod auth_args;
+mod login;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::level_filters::LevelFilter;
 
@@ -15,12 +18,21 @@ pub struct Cli {
     #[arg(long, global = true, default_value = "info", value_parser = parse_level)]
     log_level: LevelFilter,
 
+    /// Location of the Docker client config directory (as docker's --config); overrides
+    /// DOCKER_CONFIG and ~/.docker.
+    #[arg(long, global = true, value_name = "DIR")]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Log in to a registry (stores through the configured credential helper).
+    Login(login::LoginArgs),
+    /// Log out from a registry (erases from the helper and the config file).
+    Logout(login::LogoutArgs),
     /// Inspect, test and move credentials kept by credential helpers.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -47,9 +59,13 @@ pub fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_max_level(cli.log_level)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    let config = cli.config.as_deref();
     let result = match cli.command {
-        Command::Auth(cmd) => auth::run(cmd),
+        Command::Login(args) => login::login(args, config),
+        Command::Logout(args) => login::logout(args, config),
+        Command::Auth(cmd) => auth::run(cmd, config),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apko", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)

@@ -1,0 +1,336 @@
+//! Docker `config.json` and containers `auth.json` files: where they are, and what they say
+//! about credentials. A malformed file is an error naming its path, line and column; it is
+//! never ignored and never overwritten.
+
+use super::credential::Credential;
+use apko_credential::Secret;
+use base64::Engine;
+use serde_json::{Map, Value};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Where a file came from, for messages and `apko auth explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Docker's `config.json` (`--config`, `DOCKER_CONFIG` or `~/.docker`).
+    Docker,
+    /// `$REGISTRY_AUTH_FILE`.
+    RegistryAuthFile,
+    /// Podman's per-session file under `$XDG_RUNTIME_DIR` (or `/run/containers/<uid>`).
+    PodmanRuntime,
+    /// Podman's persistent file under `${XDG_CONFIG_HOME:-~/.config}`.
+    PodmanConfig,
+    /// A file named by `--auth` or `--auth-file`.
+    AuthFlag,
+}
+
+/// The files to read, in order, and why each is there.
+#[derive(Debug, Clone)]
+pub struct Locations {
+    /// Docker's config directory.
+    pub docker_dir: PathBuf,
+    /// What chose it: `--config`, `DOCKER_CONFIG` or `$HOME/.docker`.
+    pub docker_dir_origin: &'static str,
+    /// Every file, in lookup order.
+    pub files: Vec<(PathBuf, FileKind)>,
+}
+
+impl Locations {
+    /// The ecosystem's order: `--config DIR` over `DOCKER_CONFIG` over `~/.docker`, then
+    /// `REGISTRY_AUTH_FILE`, then Podman's runtime and config files.
+    pub fn discover(config_flag: Option<&Path>, env: &dyn Fn(&str) -> Option<OsString>) -> Self {
+        let home = env("HOME").map(PathBuf::from).unwrap_or_default();
+        let (docker_dir, docker_dir_origin) = match (config_flag, env("DOCKER_CONFIG")) {
+            (Some(dir), _) => (dir.to_path_buf(), "--config"),
+            (None, Some(dir)) if !dir.is_empty() => (PathBuf::from(dir), "DOCKER_CONFIG"),
+            _ => (home.join(".docker"), "$HOME/.docker"),
+        };
+        let mut files = vec![(docker_dir.join("config.json"), FileKind::Docker)];
+        if let Some(f) = env("REGISTRY_AUTH_FILE").filter(|f| !f.is_empty()) {
+            files.push((PathBuf::from(f), FileKind::RegistryAuthFile));
+        }
+        let runtime = match env("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+            Some(dir) => PathBuf::from(dir).join("containers/auth.json"),
+            // SAFETY: getuid(2) cannot fail.
+            None => PathBuf::from(format!("/run/containers/{}/auth.json", unsafe {
+                libc::getuid()
+            })),
+        };
+        files.push((runtime, FileKind::PodmanRuntime));
+        let config_home = env("XDG_CONFIG_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| home.join(".config"));
+        files.push((
+            config_home.join("containers/auth.json"),
+            FileKind::PodmanConfig,
+        ));
+        // The same file named twice is read once.
+        let mut seen = Vec::new();
+        files.retain(|(p, _)| {
+            let keep = !seen.contains(p);
+            seen.push(p.clone());
+            keep
+        });
+        Locations {
+            docker_dir,
+            docker_dir_origin,
+            files,
+        }
+    }
+
+    /// Docker's `config.json`, the file `login` and `logout` write.
+    pub fn docker_config(&self) -> PathBuf {
+        self.docker_dir.join("config.json")
+    }
+
+    /// Loads every file that exists, in order.
+    pub fn load(&self) -> Result<Vec<ConfigFile>, ConfigError> {
+        let mut out = Vec::new();
+        for (path, kind) in &self.files {
+            if let Some(file) = ConfigFile::load(path, *kind)? {
+                out.push(file);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A config file is unusable.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// It could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// It is not JSON, or not the shape the format has.
+    #[error("{}{}: {why}; fix the file (apko never rewrites a file it cannot parse)", path.display(), position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// Line and column, when the JSON itself is broken.
+        position: Option<(usize, usize)>,
+        /// What is wrong (never a value from the file).
+        why: String,
+    },
+    /// It could not be written.
+    #[error("cannot write {}: {why}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+impl ConfigError {
+    pub(crate) fn malformed(path: &Path, why: impl Into<String>) -> Self {
+        ConfigError::Malformed {
+            path: path.to_path_buf(),
+            position: None,
+            why: why.into(),
+        }
+    }
+
+    pub(crate) fn from_json(path: &Path, e: &serde_json::Error) -> Self {
+        ConfigError::Malformed {
+            path: path.to_path_buf(),
+            position: Some((e.line(), e.column())),
+            why: format!(
+                "invalid JSON ({})",
+                apko_credential::wire::describe_json_error(e)
+            ),
+        }
+    }
+}
+
+/// One `auths` entry, decoded.
+#[derive(Debug, Clone, Default)]
+pub struct AuthEntry {
+    /// From `auth` or `username`.
+    pub username: Option<String>,
+    /// From `auth` or `password`.
+    pub password: Option<Secret<String>>,
+    /// `identitytoken`: an OAuth2 refresh token.
+    pub identity_token: Option<Secret<String>>,
+    /// `registrytoken`: a bearer token sent as is.
+    pub registry_token: Option<Secret<String>>,
+}
+
+impl AuthEntry {
+    /// The credential this entry holds; `None` for `{}` (a helper's placeholder).
+    pub fn credential(&self) -> Option<Credential> {
+        if let Some(t) = &self.registry_token {
+            return Some(Credential::Bearer(t.clone()));
+        }
+        if let Some(t) = &self.identity_token {
+            return Some(Credential::IdentityToken(t.clone()));
+        }
+        match (&self.username, &self.password) {
+            (Some(u), Some(p)) if !u.is_empty() => Some(Credential::Basic {
+                username: u.clone(),
+                password: p.clone(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// What one file says about credentials.
+#[derive(Debug, Clone)]
+pub struct ConfigFile {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Why it was read.
+    pub kind: FileKind,
+    /// `credsStore`.
+    pub creds_store: Option<String>,
+    /// `credHelpers`, in file order.
+    pub cred_helpers: Vec<(String, String)>,
+    /// `auths`, in file order.
+    pub auths: Vec<(String, AuthEntry)>,
+}
+
+impl ConfigFile {
+    /// Reads `path`; `Ok(None)` when it does not exist.
+    pub fn load(path: &Path, kind: FileKind) -> Result<Option<ConfigFile>, ConfigError> {
+        let text = match std::fs::read(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Self::parse(path, kind, &text).map(Some)
+    }
+
+    /// Parses file contents (an empty file counts as `{}`, as docker treats it).
+    pub fn parse(path: &Path, kind: FileKind, text: &[u8]) -> Result<ConfigFile, ConfigError> {
+        let root = parse_object(path, text)?;
+        let mut file = ConfigFile {
+            path: path.to_path_buf(),
+            kind,
+            creds_store: None,
+            cred_helpers: Vec::new(),
+            auths: Vec::new(),
+        };
+        match root.get("credsStore") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(Value::String(s)) => file.creds_store = Some(s.clone()),
+            Some(_) => {
+                return Err(ConfigError::malformed(
+                    path,
+                    "`credsStore` must be a string",
+                ));
+            }
+        }
+        match root.get("credHelpers") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map {
+                    match v {
+                        Value::String(h) if !h.is_empty() => {
+                            file.cred_helpers.push((k.clone(), h.clone()))
+                        }
+                        Value::String(_) => {}
+                        _ => {
+                            return Err(ConfigError::malformed(
+                                path,
+                                format!("`credHelpers[{k:?}]` must be a string"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Some(_) => {
+                return Err(ConfigError::malformed(
+                    path,
+                    "`credHelpers` must be an object",
+                ));
+            }
+        }
+        match root.get("auths") {
+            None | Some(Value::Null) => {}
+            Some(Value::Object(map)) => {
+                for (k, v) in map {
+                    file.auths.push((k.clone(), decode_entry(path, k, v)?));
+                }
+            }
+            Some(_) => return Err(ConfigError::malformed(path, "`auths` must be an object")),
+        }
+        Ok(file)
+    }
+}
+
+/// Parses a file that must hold one JSON object (or nothing).
+pub(crate) fn parse_object(path: &Path, text: &[u8]) -> Result<Map<String, Value>, ConfigError> {
+    if text.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ConfigError::malformed(
+            path,
+            "the file must hold a JSON object",
+        )),
+        Err(e) => Err(ConfigError::from_json(path, &e)),
+    }
+}
+
+fn decode_entry(path: &Path, key: &str, v: &Value) -> Result<AuthEntry, ConfigError> {
+    let bad = |why: &str| ConfigError::malformed(path, format!("`auths[{key:?}]`: {why}"));
+    let Value::Object(map) = v else {
+        return Err(bad("must be an object"));
+    };
+    let text = |name: &str| -> Result<Option<String>, ConfigError> {
+        match map.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) if s.is_empty() => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(bad(&format!("`{name}` must be a string"))),
+        }
+    };
+    let mut entry = AuthEntry {
+        username: text("username")?,
+        password: text("password")?.map(Secret::from),
+        identity_token: text("identitytoken")?.map(Secret::from),
+        registry_token: text("registrytoken")?.map(Secret::from),
+    };
+    if let Some(auth) = text("auth")? {
+        let (user, pass) = decode_basic(&auth).ok_or_else(|| {
+            bad("`auth` is not base64 of username:password; run `apko login` again or fix the entry")
+        })?;
+        entry.username = Some(user);
+        entry.password = Some(Secret::from(pass));
+    }
+    Ok(entry)
+}
+
+/// Decodes `base64(user:password)`, padded or not; splits at the first colon and trims
+/// trailing NULs of the password (as docker/cli). `None` when malformed or the user is empty.
+pub fn decode_basic(auth: &str) -> Option<(String, String)> {
+    let auth = auth.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(auth)
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(auth))
+        .ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    let (user, pass) = text.split_once(':')?;
+    if user.is_empty() {
+        return None;
+    }
+    Some((user.to_string(), pass.trim_end_matches('\0').to_string()))
+}
+
+/// `base64(user:password)`, as docker writes `auth`.
+pub fn encode_basic(user: &str, password: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}

@@ -1,0 +1,192 @@
+//! What `apko login` and `apko logout` store and erase, with docker's keys and semantics:
+//! through `credHelpers[server]` or `credsStore` with an `"auths": {"SERVER": {}}` marker, or
+//! into `auths` (unencrypted, with a warning) when no helper is configured.
+
+use super::config::{ConfigFile, FileKind, Locations, encode_basic};
+use super::host::{DOCKER_HUB_KEY, auth_config_key, convert_to_hostname, key_host};
+use super::write;
+use crate::registry::reference::DOCKER_HUB;
+use anyhow::Context;
+use apko_credential::{Credentials, Program, Secret};
+use serde_json::{Map, Value};
+
+/// The key `login`/`logout` use for a server argument (docker/cli `GetDefaultAuthConfig`):
+/// none or Docker Hub → `https://index.docker.io/v1/`; otherwise the host of the argument.
+pub fn server_key(server: Option<&str>) -> String {
+    match server {
+        None | Some("") => DOCKER_HUB_KEY.to_string(),
+        Some(s) if s == DOCKER_HUB_KEY => DOCKER_HUB_KEY.to_string(),
+        Some(s) => auth_config_key(&convert_to_hostname(s)),
+    }
+}
+
+/// The helper the Docker config assigns to `key`, and the setting that does.
+fn helper_for(file: Option<&ConfigFile>, key: &str) -> Option<(String, String)> {
+    let file = file?;
+    if let Some((_, h)) = file.cred_helpers.iter().find(|(k, _)| k == key) {
+        return Some((
+            h.clone(),
+            format!("credHelpers[{key:?}] in {}", file.path.display()),
+        ));
+    }
+    file.creds_store
+        .as_ref()
+        .map(|h| (h.clone(), format!("credsStore in {}", file.path.display())))
+}
+
+/// Where `login` put the credentials.
+#[derive(Debug)]
+pub struct Stored {
+    /// The key.
+    pub key: String,
+    /// The helper program, or `None` for the file itself.
+    pub helper: Option<String>,
+    /// Printed to stderr.
+    pub warnings: Vec<String>,
+}
+
+/// Stores `username`/`password` for `server` as `docker login` does.
+pub fn login(
+    locations: &Locations,
+    server: Option<&str>,
+    username: &str,
+    password: &Secret<String>,
+) -> anyhow::Result<Stored> {
+    let key = server_key(server);
+    let path = locations.docker_config();
+    let file = ConfigFile::load(&path, FileKind::Docker)?;
+    let mut warnings = Vec::new();
+    match helper_for(file.as_ref(), &key) {
+        Some((helper, origin)) => {
+            let program = Program::new(&helper).origin(origin);
+            program
+                .store(&Credentials {
+                    server_url: key.clone(),
+                    username: username.to_string(),
+                    secret: password.clone(),
+                })
+                .with_context(|| format!("cannot store the credentials for {key}"))?;
+            write::update(&path, |root| {
+                set_entry(root, &key, Map::new());
+                true
+            })?;
+            Ok(Stored {
+                key,
+                helper: Some(program.name().to_string()),
+                warnings,
+            })
+        }
+        None => {
+            let mut entry = Map::new();
+            entry.insert(
+                "auth".into(),
+                Value::String(encode_basic(username, password.expose())),
+            );
+            write::update(&path, |root| {
+                set_entry(root, &key, entry);
+                true
+            })?;
+            warnings.push(format!(
+                "WARNING! Your credentials are stored unencrypted in '{}'.\n\
+                 Configure a credential helper to remove this warning (\"credsStore\": \"apko\" uses docker-credential-apko).\n\
+                 See https://docs.docker.com/go/credential-store/",
+                path.display()
+            ));
+            Ok(Stored {
+                key,
+                helper: None,
+                warnings,
+            })
+        }
+    }
+}
+
+fn set_entry(root: &mut Map<String, Value>, key: &str, entry: Map<String, Value>) {
+    let auths = root
+        .entry("auths")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !auths.is_object() {
+        *auths = Value::Object(Map::new());
+    }
+    auths
+        .as_object_mut()
+        .expect("just made an object")
+        .insert(key.to_string(), Value::Object(entry));
+}
+
+/// What `logout` removed.
+#[derive(Debug, Default)]
+pub struct Removed {
+    /// `helper: key` or `file: key` for each removal.
+    pub removed: Vec<String>,
+    /// Helper failures (logout still succeeds, as docker's does).
+    pub warnings: Vec<String>,
+}
+
+/// docker's logout candidates: `S`, `host(S)`, `http://host`, `https://host`; with no server,
+/// Docker Hub's key. Unlike docker (docker/cli#7326), `docker.io` also erases Hub's key.
+pub fn logout_keys(server: Option<&str>) -> Vec<String> {
+    let mut keys = Vec::new();
+    match server {
+        None | Some("") => keys.push(DOCKER_HUB_KEY.to_string()),
+        Some(s) => {
+            let host = convert_to_hostname(s);
+            keys.extend([
+                s.to_string(),
+                host.clone(),
+                format!("http://{host}"),
+                format!("https://{host}"),
+            ]);
+            if key_host(s) == DOCKER_HUB {
+                keys.push(DOCKER_HUB_KEY.to_string());
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    keys.retain(|k| {
+        let keep = !seen.contains(k);
+        seen.push(k.clone());
+        keep
+    });
+    keys
+}
+
+/// Erases every candidate through its helper (never the same helper and key twice) and
+/// from the file's `auths`.
+pub fn logout(locations: &Locations, server: Option<&str>) -> anyhow::Result<Removed> {
+    let path = locations.docker_config();
+    let file = ConfigFile::load(&path, FileKind::Docker)?;
+    let keys = logout_keys(server);
+    let mut out = Removed::default();
+    let mut asked: Vec<(String, String)> = Vec::new();
+    for key in &keys {
+        if let Some((helper, origin)) = helper_for(file.as_ref(), key) {
+            if asked.contains(&(helper.clone(), key.clone())) {
+                continue;
+            }
+            asked.push((helper.clone(), key.clone()));
+            let program = Program::new(&helper).origin(origin);
+            match program.erase(key) {
+                Ok(true) => out.removed.push(format!("{}: {key}", program.name())),
+                Ok(false) => {}
+                Err(e) => out.warnings.push(e.to_string()),
+            }
+        }
+    }
+    if file.is_some() {
+        let mut from_file = Vec::new();
+        write::update(&path, |root| {
+            if let Some(Value::Object(auths)) = root.get_mut("auths") {
+                for key in &keys {
+                    if auths.remove(key).is_some() {
+                        from_file.push(key.clone());
+                    }
+                }
+            }
+            !from_file.is_empty()
+        })?;
+        out.removed
+            .extend(from_file.iter().map(|k| format!("{}: {k}", path.display())));
+    }
+    Ok(out)
+}

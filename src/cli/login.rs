@@ -1,0 +1,105 @@
+//! `apko login` and `apko logout`, with docker's flags and texts.
+
+use super::auth_args::locations;
+use crate::auth::login as store;
+use anyhow::{Context, bail};
+use apko_credential::Secret;
+use clap::Args;
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  echo \"$TOKEN\" | apko login registry.example.com -u ci --password-stdin\n  apko login -u alice --password-stdin < pw.txt      # Docker Hub\n\nWith \"credsStore\" or \"credHelpers\" in the Docker config the secret goes to that helper and\nthe file only gets an \"auths\": {\"SERVER\": {}} marker; otherwise it is written to the file\n(unencrypted, with a warning)."
+)]
+pub(super) struct LoginArgs {
+    /// The registry (default: Docker Hub).
+    server: Option<String>,
+    /// Username.
+    #[arg(short, long)]
+    username: Option<String>,
+    /// Password (insecure: visible to other users; use --password-stdin).
+    #[arg(short, long, conflicts_with = "password_stdin")]
+    password: Option<String>,
+    /// Read the password from stdin.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  apko logout registry.example.com\n  apko logout            # Docker Hub"
+)]
+pub(super) struct LogoutArgs {
+    /// The registry (default: Docker Hub).
+    server: Option<String>,
+}
+
+pub(super) fn login(args: LoginArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let Some(username) = args.username.filter(|u| !u.is_empty()) else {
+        bail!("a username is required: apko login [SERVER] -u USER --password-stdin");
+    };
+    let password = match (args.password, args.password_stdin) {
+        (Some(p), _) => {
+            eprintln!("WARNING! Using --password via the CLI is insecure. Use --password-stdin.");
+            Secret::from(p)
+        }
+        (None, true) => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the password from stdin")?;
+            // Exactly one trailing line ending goes, as with docker.
+            let trimmed = text
+                .strip_suffix("\r\n")
+                .or_else(|| text.strip_suffix('\n'))
+                .or_else(|| text.strip_suffix('\r'))
+                .unwrap_or(&text)
+                .to_string();
+            Secret::from(trimmed)
+        }
+        (None, false) => bail!("a password is required: pass it on stdin with --password-stdin"),
+    };
+    if password.expose().is_empty() {
+        bail!("the password is empty");
+    }
+    let stored = store::login(
+        &locations(config),
+        args.server.as_deref(),
+        &username,
+        &password,
+    )?;
+    for w in &stored.warnings {
+        eprintln!("{w}");
+    }
+    match &stored.helper {
+        Some(helper) => println!(
+            "Credentials for {} stored in {helper} (not verified against the registry).",
+            stored.key
+        ),
+        None => println!(
+            "Credentials for {} stored (not verified against the registry).",
+            stored.key
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(super) fn logout(args: LogoutArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let server = args.server.as_deref();
+    let key = store::server_key(server);
+    let removed = store::logout(&locations(config), server)?;
+    for w in &removed.warnings {
+        eprintln!("WARNING: could not erase credentials: {w}");
+    }
+    if removed.removed.is_empty() {
+        eprintln!("WARNING: not logged in to {key}; nothing was removed.");
+    } else {
+        println!("Removing login credentials for {key}");
+        for r in &removed.removed {
+            tracing::debug!("removed {r}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,3 @@
+//! Talking to OCI registries: references now; the client comes with the registry issue.
+
+pub mod reference;
