@@ -175,14 +175,21 @@ pub fn parse_server_url(stdin: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_string())
 }
 
-/// A JSON decoding error described without serde_json's message, which can quote a scalar
-/// from the input (a secret, for instance): only its kind and position.
+/// A JSON decoding error described without serde_json's data-error message, which can quote a
+/// scalar from the input (a secret, for instance). Syntax messages ("trailing comma",
+/// "expected value") never quote input, so they are kept.
 pub fn describe_json_error(e: &serde_json::Error) -> String {
     let kind = match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "wrong type or shape",
-        serde_json::error::Category::Eof => "unexpected end of input",
+        serde_json::error::Category::Io => "read error".to_string(),
+        serde_json::error::Category::Syntax => {
+            let full = e.to_string();
+            let suffix = format!(" at line {} column {}", e.line(), e.column());
+            full.strip_suffix(&suffix)
+                .unwrap_or("syntax error")
+                .to_string()
+        }
+        serde_json::error::Category::Data => "wrong type or shape".to_string(),
+        serde_json::error::Category::Eof => "unexpected end of input".to_string(),
     };
     format!("{kind} at line {} column {}", e.line(), e.column())
 }

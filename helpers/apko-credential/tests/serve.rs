@@ -422,7 +422,7 @@ fn store_input_edge_cases() {
             (1, &format!("store: invalid JSON on stdin: {why}\n")),
         );
     };
-    bad(b"notjson", "syntax error at line 1 column 2");
+    bad(b"notjson", "expected ident at line 1 column 2");
     bad(b"[1,2]", "wrong type or shape at line 1 column 0");
     bad(
         b"{\"ServerURL\":",
