@@ -3,8 +3,8 @@
 //! A value goes into a *head* entry (`service`, `user`) that starts with the line
 //! `apko-blob 1 <N>\n` followed by the first part of the value; parts 2…N live in entries
 //! (`<service>.part`, `<user>#<i>`). The kernel keyring holds at most 32,767 bytes per key and
-//! Windows Credential Manager 2,560, so both are chunked the same way; Secret Service stores
-//! the whole value in the head entry.
+//! Windows Credential Manager 2,560, so both are chunked the same way; the Secret Service and the
+//! macOS Keychain store the whole value in the head entry.
 
 use keyring_core::{CredentialStore, Entry, Error};
 use std::collections::HashMap;
@@ -12,11 +12,26 @@ use std::sync::Arc;
 
 const MAGIC: &str = "apko-blob 1 ";
 
+/// How [`BlobStore::search_users`] asks a store for the head entries of one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SearchBy {
+    /// Spec `{service: S}`; the user is the item's `username` attribute (Secret Service).
+    ServiceAttribute,
+    /// Spec `{service: S}`, matched exactly by the store; the user is the entry's specifier
+    /// (macOS Keychain: the generic password's `svce` and `acct`).
+    Service,
+    /// Empty spec (every credential of the user); entries whose specifier names service S are
+    /// kept (Windows Credential Manager: the store parses the target name `<user>.<service>`
+    /// back into specifiers, splitting at the last `.`, so S must not contain a `.`).
+    Everything,
+}
+
 /// A keyring-core store plus the largest value one of its entries accepts.
 pub struct BlobStore {
     store: Arc<CredentialStore>,
     max_entry: usize,
     labels: bool,
+    modifiers: &'static [(&'static str, &'static str)],
 }
 
 impl BlobStore {
@@ -27,17 +42,26 @@ impl BlobStore {
             store,
             max_entry,
             labels,
+            modifiers: &[],
         }
+    }
+
+    /// Gives every entry these creation modifiers (Windows: `persistence`).
+    pub fn with_modifiers(mut self, modifiers: &'static [(&'static str, &'static str)]) -> Self {
+        self.modifiers = modifiers;
+        self
     }
 
     /// The entry (`service`, `user`); `label` only matters when it is created.
     fn entry(&self, service: &str, user: &str, label: Option<&str>) -> Result<Entry, Error> {
-        match label.filter(|_| self.labels) {
-            Some(label) => {
-                let mods = HashMap::from([("label", label)]);
-                Entry::new_in_store_with_modifiers(&self.store, service, user, &mods)
-            }
-            None => Entry::new_in_store(&self.store, service, user),
+        let mut mods: HashMap<&str, &str> = self.modifiers.iter().copied().collect();
+        if let Some(label) = label.filter(|_| self.labels) {
+            mods.insert("label", label);
+        }
+        if mods.is_empty() {
+            Entry::new_in_store(&self.store, service, user)
+        } else {
+            Entry::new_in_store_with_modifiers(&self.store, service, user, &mods)
         }
     }
 
@@ -125,12 +149,25 @@ impl BlobStore {
     }
 
     /// The users of every head entry of `service`, where the store can search.
-    pub fn search_users(&self, service: &str) -> Result<Vec<String>, Error> {
-        let spec = HashMap::from([("service", service)]);
+    pub fn search_users(&self, service: &str, by: SearchBy) -> Result<Vec<String>, Error> {
+        let spec = match by {
+            SearchBy::ServiceAttribute | SearchBy::Service => HashMap::from([("service", service)]),
+            SearchBy::Everything => HashMap::new(),
+        };
         let mut users = Vec::new();
         for entry in self.store.search(&spec)? {
-            if let Some(user) = entry.get_attributes()?.remove("username") {
-                users.push(user);
+            match by {
+                SearchBy::ServiceAttribute => {
+                    if let Some(user) = entry.get_attributes()?.remove("username") {
+                        users.push(user);
+                    }
+                }
+                SearchBy::Service | SearchBy::Everything => {
+                    let specifiers = entry.get_specifiers();
+                    if let Some((_, user)) = specifiers.filter(|(found, _)| found == service) {
+                        users.push(user);
+                    }
+                }
             }
         }
         Ok(users)

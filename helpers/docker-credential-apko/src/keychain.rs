@@ -1,22 +1,26 @@
 //! The [`Helper`] over a [`BlobStore`]: one entry per server URL, a `list` that is always
 //! right, and a lock around every change of the index on stores that cannot search.
 
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, SearchBy};
 use apko_credential::wire::{CredentialList, Credentials};
 use apko_credential::{Error, Helper, HelperInfo};
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// Service name of every entry, as seen in Seahorse, Keychain Access or `keyctl show`.
+/// Service name of every entry, as seen in Seahorse, Keychain Access, Credential Manager or
+/// `keyctl show`. It must not contain a `.`: the Windows search splits target names
+/// `<user>.<service>` at the last `.` ([`SearchBy::Everything`]).
 pub const SERVICE: &str = "docker-credential-apko";
+const _: () = assert!(!has_dot(SERVICE));
+
 /// Service of the index of server URLs, kept on stores without search (the kernel keyring).
 pub const INDEX_SERVICE: &str = "docker-credential-apko.index";
 const INDEX_USER: &str = "server-urls";
 
 /// How `list` finds the entries.
 pub enum Listing {
-    /// The store searches by attribute (Secret Service).
-    Search,
+    /// The store searches (Secret Service, macOS Keychain, Windows Credential Manager).
+    Search(SearchBy),
     /// The store cannot search: an index entry, changed under a file lock at this path.
     Index(PathBuf),
 }
@@ -45,7 +49,7 @@ impl Keychain {
 
     fn lock(&self) -> Result<Option<IndexLock>, Error> {
         match &self.listing {
-            Listing::Search => Ok(None),
+            Listing::Search(_) => Ok(None),
             Listing::Index(path) => IndexLock::take(path).map(Some),
         }
     }
@@ -127,9 +131,9 @@ impl Helper for Keychain {
 
     fn list(&self) -> Result<CredentialList, Error> {
         let keys: Vec<String> = match &self.listing {
-            Listing::Search => self
+            Listing::Search(by) => self
                 .blobs
-                .search_users(SERVICE)
+                .search_users(SERVICE, *by)
                 .map_err(|e| self.fail("searching the keychain", e))?,
             Listing::Index(_) => self.read_index()?.into_keys().collect(),
         };
@@ -157,13 +161,24 @@ pub fn info() -> HelperInfo {
     }
 }
 
-/// An exclusive `flock` on the index lock file, released on drop.
+/// An exclusive lock on the index lock file, released on drop (also when the process dies).
 struct IndexLock {
     _held: File,
 }
 
 impl IndexLock {
-    fn take(path: &PathBuf) -> Result<IndexLock, Error> {
+    fn open_error(path: &Path, e: std::io::Error) -> Error {
+        Error::other(format!(
+            "{}: cannot open the lock file {}: {e}",
+            crate::NAME,
+            path.display()
+        ))
+    }
+
+    /// `flock(2)`: blocks until the lock is ours.
+    #[cfg(unix)]
+    fn take(path: &Path) -> Result<IndexLock, Error> {
+        use std::os::fd::AsRawFd;
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .create(true)
@@ -172,14 +187,7 @@ impl IndexLock {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
             .open(path)
-            .map_err(|e| {
-                Error::other(format!(
-                    "{}: cannot open the lock file {}: {e}",
-                    crate::NAME,
-                    path.display()
-                ))
-            })?;
-        use std::os::fd::AsRawFd;
+            .map_err(|e| Self::open_error(path, e))?;
         // SAFETY: flock(2) on a descriptor we own; the lock dies with the descriptor.
         let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
         if rc != 0 {
@@ -192,4 +200,51 @@ impl IndexLock {
         }
         Ok(IndexLock { _held: file })
     }
+
+    /// Windows has no `flock`: the file opened with share mode 0 is the lock (any other open
+    /// fails with a sharing violation until our handle closes). `File::lock` would do, but it is
+    /// newer (Rust 1.89) than this workspace's `rust-version`. No deadline: the watchdog of
+    /// [`crate::run`] ends a wait that lasts too long.
+    #[cfg(windows)]
+    fn take(path: &Path) -> Result<IndexLock, Error> {
+        use std::os::windows::fs::OpenOptionsExt;
+        const ERROR_SHARING_VIOLATION: i32 = 32;
+        loop {
+            let opened = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .share_mode(0)
+                .open(path);
+            match opened {
+                Ok(file) => return Ok(IndexLock { _held: file }),
+                Err(e) if e.raw_os_error() == Some(ERROR_SHARING_VIOLATION) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => return Err(Self::open_error(path, e)),
+            }
+        }
+    }
+
+    #[cfg(not(any(unix, windows)))]
+    fn take(path: &Path) -> Result<IndexLock, Error> {
+        Err(Error::other(format!(
+            "{}: cannot lock {}: no file locking on this platform",
+            crate::NAME,
+            path.display()
+        )))
+    }
+}
+
+/// `s` contains a `.` (for the compile-time check on [`SERVICE`]).
+const fn has_dot(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'.' {
+            return true;
+        }
+        i += 1;
+    }
+    false
 }

@@ -1,10 +1,13 @@
 //! `docker-credential-apko`: a Docker credential helper that keeps secrets in the Secret
-//! Service (GNOME Keyring, KWallet) or, on headless Linux, the kernel keyring.
+//! Service (GNOME Keyring, KWallet) or, on headless Linux, the kernel keyring; on macOS in the
+//! login Keychain, on Windows in the Credential Manager.
 //!
 //! Storage layout and backend choice are documented in `plugin-protocol.md`.
 
 mod backend;
 mod blob;
+#[cfg(test)]
+mod fake;
 mod keychain;
 
 pub use backend::BACKEND_ENV;
@@ -22,6 +25,13 @@ pub const PACKAGE: &str = "apko-rs";
 /// Overrides how long the helper waits for the keychain before giving up (seconds).
 pub const TIMEOUT_ENV: &str = "DOCKER_CREDENTIAL_APKO_TIMEOUT";
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(8);
+/// What to do about a keychain that did not answer.
+#[cfg(target_os = "linux")]
+const TIMEOUT_HINT: &str = "unlock it, or use DOCKER_CREDENTIAL_APKO_BACKEND=keyutils on a machine without a desktop session";
+#[cfg(target_os = "macos")]
+const TIMEOUT_HINT: &str = "unlock the login keychain (`security unlock-keychain`) and try again";
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+const TIMEOUT_HINT: &str = "unlock it and try again";
 
 /// Runs the helper on the process's argv, stdin and stdout, and exits.
 pub fn main() -> ! {
@@ -51,9 +61,8 @@ pub fn run(
     let (code, out) = rx.recv_timeout(timeout).unwrap_or_else(|_| {
         let msg = format!(
             "{NAME}: the keychain did not answer within {}s (locked, or waiting for a password prompt?); \
-             unlock it, or use {}=keyutils on a machine without a desktop session\n",
+             {TIMEOUT_HINT}\n",
             timeout.as_secs_f32(),
-            BACKEND_ENV
         );
         (1, msg.into_bytes())
     });

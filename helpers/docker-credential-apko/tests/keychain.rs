@@ -308,6 +308,26 @@ fn without_a_reachable_keychain_it_fails_fast_and_never_prompts() {
 }
 
 #[test]
+fn the_macos_and_windows_backends_are_refused_on_linux() {
+    for (backend, platform) in [("keychain", "macOS"), ("wincred", "Windows")] {
+        let out = Command::new(BIN)
+            .arg("list")
+            .env("DOCKER_CREDENTIAL_APKO_BACKEND", backend)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!(
+                "docker-credential-apko: DOCKER_CREDENTIAL_APKO_BACKEND={backend} exists only on {platform}; \
+                 use secret-service, keyutils or auto\n"
+            )
+        );
+    }
+}
+
+#[test]
 fn a_keychain_that_never_answers_is_cut_off_by_the_watchdog() {
     // A stdin that never ends stands in for a keychain stuck on an invisible prompt.
     struct Forever;
