@@ -3,4 +3,5 @@
 
 pub mod auth;
 pub mod cli;
+pub mod fs;
 pub mod registry;

@@ -1,0 +1,184 @@
+//! The image filesystem as the builder assembles it: packages are installed into a [`Tree`],
+//! accounts and `paths` change it, and the layer writer turns it into a tar. Ownership and
+//! modes live here, not on disk, so building needs no root.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// What a path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    /// A directory.
+    Dir,
+    /// A regular file with its contents.
+    File(Arc<[u8]>),
+    /// A symbolic link to this target (as written, relative or absolute).
+    Symlink(String),
+    /// A hard link to another path of the tree (relative, no leading `/`).
+    Hardlink(String),
+    /// A character device (major, minor).
+    CharDevice(u32, u32),
+    /// A block device (major, minor).
+    BlockDevice(u32, u32),
+    /// A named pipe.
+    Fifo,
+}
+
+/// One path of the tree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// What it is.
+    pub kind: Kind,
+    /// Permission bits, including setuid/setgid/sticky (`0o7777` mask).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time, seconds since the epoch (the build date for reproducibility).
+    pub mtime: u64,
+    /// Extended attributes (e.g. `security.capability`).
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+}
+
+impl Entry {
+    /// A root-owned directory with `mode`.
+    pub fn dir(mode: u32) -> Entry {
+        Entry {
+            kind: Kind::Dir,
+            mode,
+            uid: 0,
+            gid: 0,
+            mtime: 0,
+            xattrs: BTreeMap::new(),
+        }
+    }
+
+    /// A root-owned file with `mode`.
+    pub fn file(data: impl Into<Arc<[u8]>>, mode: u32) -> Entry {
+        Entry {
+            kind: Kind::File(data.into()),
+            ..Entry::dir(mode)
+        }
+    }
+
+    /// A root-owned symlink.
+    pub fn symlink(target: impl Into<String>) -> Entry {
+        Entry {
+            kind: Kind::Symlink(target.into()),
+            ..Entry::dir(0o777)
+        }
+    }
+}
+
+/// Paths are relative (`usr/bin/hello`, no leading `/`, no `.` or `..` components); the map
+/// keeps them sorted, which is the order layers are written in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tree {
+    entries: BTreeMap<String, Entry>,
+}
+
+/// A path that would escape the tree or is malformed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("invalid path {0:?} in the image: it must stay inside the root")]
+pub struct BadPath(pub String);
+
+/// `/usr//bin/./x` → `usr/bin/x`; `..` is refused.
+pub fn normalize(path: &str) -> Result<String, BadPath> {
+    let mut parts = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => return Err(BadPath(path.to_string())),
+            p => parts.push(p),
+        }
+    }
+    Ok(parts.join("/"))
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Tree {
+        Tree::default()
+    }
+
+    /// Inserts or replaces `path`, creating missing parent directories (0755, root).
+    pub fn insert(&mut self, path: &str, entry: Entry) -> Result<(), BadPath> {
+        let path = normalize(path)?;
+        if path.is_empty() {
+            return Ok(()); // the root itself
+        }
+        let mut parent = String::new();
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map(|(_, p)| p)
+            .unwrap_or(&[])
+        {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            self.entries
+                .entry(parent.clone())
+                .or_insert_with(|| Entry::dir(0o755));
+        }
+        self.entries.insert(path, entry);
+        Ok(())
+    }
+
+    /// The entry at `path`.
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        normalize(path).ok().and_then(|p| self.entries.get(&p))
+    }
+
+    /// The entry at `path`, to change it.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Entry> {
+        normalize(path).ok().and_then(|p| self.entries.get_mut(&p))
+    }
+
+    /// Removes `path` and, for a directory, everything under it.
+    pub fn remove(&mut self, path: &str) -> Option<Entry> {
+        let path = normalize(path).ok()?;
+        let prefix = format!("{path}/");
+        self.entries.retain(|k, _| !k.starts_with(&prefix));
+        self.entries.remove(&path)
+    }
+
+    /// Every entry, sorted by path.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
+        self.entries.iter().map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parents_are_created_and_paths_normalized() {
+        let mut t = Tree::new();
+        t.insert("/usr//bin/./hello", Entry::file(&b"x"[..], 0o755))
+            .unwrap();
+        let paths: Vec<&str> = t.iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["usr", "usr/bin", "usr/bin/hello"]);
+        assert_eq!(t.get("usr").unwrap().kind, Kind::Dir);
+        assert_eq!(
+            t.insert("../etc", Entry::dir(0o755)),
+            Err(BadPath("../etc".into()))
+        );
+        t.remove("usr");
+        assert!(t.is_empty());
+    }
+}
