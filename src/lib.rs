@@ -1,6 +1,7 @@
 //! `apko`: builds OCI images from APK packages; every credential comes from Docker
 //! credential helpers first.
 
+pub mod apk;
 pub mod auth;
 pub mod cli;
 pub mod fs;
