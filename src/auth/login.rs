@@ -152,13 +152,23 @@ pub fn logout_keys(server: Option<&str>) -> Vec<String> {
 }
 
 /// Erases every candidate through its helper (never the same helper and key twice) and
-/// from the file's `auths`.
+/// from the file's `auths`. A helper erase counts as a removal only when the helper held the
+/// key (known from an `auths` marker, else asked with `get`), so a second logout says nothing
+/// was removed whatever the helper answers to erasing a missing entry.
 pub fn logout(locations: &Locations, server: Option<&str>) -> anyhow::Result<Removed> {
     let path = locations.docker_config();
     let file = ConfigFile::load(&path, FileKind::Docker)?;
     let keys = logout_keys(server);
     let mut out = Removed::default();
     let mut asked: Vec<(String, String)> = Vec::new();
+    // With an `auths` entry (a login's marker) the file says there is something to remove.
+    // Without one, helpers are asked first: they differ on erasing a missing entry
+    // (docker-credential-apko succeeds, pass 0.6.4 fails), so the erase alone cannot tell.
+    let marked = file
+        .as_ref()
+        .is_some_and(|f| f.auths.iter().any(|(k, _)| keys.contains(k)));
+    let mut failures: Vec<(String, String)> = Vec::new();
+    let mut erased_by: Vec<String> = Vec::new();
     for key in &keys {
         if let Some((helper, origin)) = helper_for(file.as_ref(), key) {
             if asked.contains(&(helper.clone(), key.clone())) {
@@ -166,11 +176,25 @@ pub fn logout(locations: &Locations, server: Option<&str>) -> anyhow::Result<Rem
             }
             asked.push((helper.clone(), key.clone()));
             let program = Program::new(&helper).origin(origin);
+            let absent = !marked && matches!(program.get(key), Ok(None));
             match program.erase(key) {
-                Ok(true) => out.removed.push(format!("{}: {key}", program.name())),
-                Ok(false) => {}
-                Err(e) => out.warnings.push(e.to_string()),
+                Ok(true) if !absent => {
+                    erased_by.push(helper.clone());
+                    out.removed.push(format!("{}: {key}", program.name()));
+                }
+                Ok(_) => erased_by.push(helper.clone()),
+                Err(e) if absent => tracing::debug!("{key} was not in {}: {e}", program.name()),
+                Err(e) => failures.push((helper, e.to_string())),
             }
+        }
+    }
+    // A helper that erased one candidate and failed on the others is answering "missing" with
+    // an error (pass 0.6.4); docker, too, warns only when every candidate failed.
+    for (helper, e) in failures {
+        if erased_by.contains(&helper) {
+            tracing::debug!("could not erase credentials: {e}");
+        } else {
+            out.warnings.push(e);
         }
     }
     if file.is_some() {

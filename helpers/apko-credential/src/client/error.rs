@@ -121,14 +121,15 @@ fn fmt_duration(d: Duration) -> String {
 
 const MAX_SHOWN: usize = 500;
 
-/// Helper output (stdout or stderr) made fit for an error message. After `get` and `list` the
-/// output may hold credentials the client does not know, so anything that looks like JSON or
-/// mentions a secret is withheld entirely (as ggcr does); for every action the known secret,
-/// raw or JSON-escaped, is masked; long output is cut.
+/// Helper output (stdout or stderr) made fit for an error message. After `get`, `list` and
+/// `erase` the output may hold credentials the client does not know (a helper that dumps the
+/// entry it failed to erase), so anything that looks like JSON or mentions a secret is
+/// withheld entirely (as ggcr does); for every action the known secret, raw or JSON-escaped,
+/// is masked; long output is cut.
 pub(crate) fn redact(action: Action, output: &[u8], secret: Option<&str>) -> String {
     let text = String::from_utf8_lossy(output);
     let text = text.trim();
-    if matches!(action, Action::Get | Action::List)
+    if matches!(action, Action::Get | Action::List | Action::Erase)
         && (text.contains('{') || text.to_ascii_lowercase().contains("secret"))
     {
         return format!("<{} bytes withheld: they may contain a secret>", text.len());
@@ -181,6 +182,9 @@ mod tests {
             redact(Action::Get, b"boom: keychain locked\n", None),
             "boom: keychain locked"
         );
+        // erase knows no secret, yet a careless helper may print the entry it failed to erase.
+        let r = redact(Action::Erase, br#"{"Secret":"hunter2"}"#, None);
+        assert_eq!(r, "<20 bytes withheld: they may contain a secret>");
     }
 
     #[test]
