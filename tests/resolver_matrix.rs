@@ -653,3 +653,30 @@ fn item56_logout_candidates_and_erase() {
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(v["auths"], serde_json::json!({"keep.example":{}}));
 }
+
+#[test]
+fn load_200_concurrent_lookups_for_20_hosts_run_20_helpers() {
+    let w = World::new();
+    let answers: Vec<(String, String, String)> = (0..20)
+        .map(|n| (format!("h{n}.example"), format!("u{n}"), format!("p{n}")))
+        .collect();
+    let refs: Vec<(&str, &str, &str)> = answers
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    let (h, log) = w.helper("rec", &refs);
+    w.docker(&format!(r#"{{"credsStore":"{h}"}}"#));
+    let r = w.resolver(vec![], &[]);
+    std::thread::scope(|s| {
+        for t in 0..200 {
+            let r = &r;
+            s.spawn(move || {
+                let n = t % 20;
+                let got = r.resolve(&reg(&format!("h{n}.example/img"))).unwrap();
+                assert_eq!(basic(&got.credential), (format!("u{n}"), format!("p{n}")));
+            });
+        }
+    });
+    assert_eq!(r.helper_calls(), 20);
+    assert_eq!(calls(&log).len(), 20);
+}
