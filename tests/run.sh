@@ -34,7 +34,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # No `keyctl session -` wrapper: docker-credential-apko must work for clients started outside a
 # login session (CI jobs, containers), which have no session keyring; the tests run like them.
 if cargo nextest --version >/dev/null 2>&1; then
-  exec cargo nextest run --workspace --locked --no-fail-fast "$@"
+  cargo nextest run --workspace --locked --no-fail-fast "$@"
 else
-  exec cargo test --workspace --locked --no-fail-fast "$@"
+  cargo test --workspace --locked --no-fail-fast "$@"
+fi
+
+# Every fuzz target for a bounded time (FUZZ_SECONDS each, 0 to skip when iterating locally).
+if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
+  bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
 fi

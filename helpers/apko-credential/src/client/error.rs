@@ -128,13 +128,16 @@ const MAX_SHOWN: usize = 500;
 /// is masked; long output is cut.
 pub(crate) fn redact(action: Action, output: &[u8], secret: Option<&str>) -> String {
     let text = String::from_utf8_lossy(output);
-    let text = text.trim();
     if matches!(action, Action::Get | Action::List | Action::Erase)
         && (text.contains('{') || text.to_ascii_lowercase().contains("secret"))
     {
-        return format!("<{} bytes withheld: they may contain a secret>", text.len());
+        return format!(
+            "<{} bytes withheld: they may contain a secret>",
+            text.trim().len()
+        );
     }
-    shorten(mask(text, secret))
+    // Mask before trimming: a secret with leading or trailing blanks must still match whole.
+    shorten(mask(&text, secret).trim().to_string())
 }
 
 /// Masks the secret as it may appear: raw, JSON-escaped, and JSON-escaped the way Go's
@@ -185,6 +188,17 @@ mod tests {
         // erase knows no secret, yet a careless helper may print the entry it failed to erase.
         let r = redact(Action::Erase, br#"{"Secret":"hunter2"}"#, None);
         assert_eq!(r, "<20 bytes withheld: they may contain a secret>");
+    }
+
+    #[test]
+    fn a_secret_with_blanks_at_its_ends_is_masked_whole() {
+        // Found by fuzz/fuzz_targets/helper_output.rs: trimming first left all but the blank.
+        let secret = " s3cret-with-blanks \n";
+        let out = format!("rejected: {secret}");
+        assert_eq!(
+            redact(Action::Store, out.as_bytes(), Some(secret)),
+            "rejected: <redacted>"
+        );
     }
 
     #[test]

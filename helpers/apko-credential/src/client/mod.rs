@@ -128,11 +128,48 @@ impl Program {
     /// The credentials stored for `server_url`; `None` when the helper has none.
     pub fn get(&self, server_url: &str) -> Result<Option<Credentials>, Error> {
         let out = self.run(Action::Get, server_url.as_bytes())?;
+        self.judge_get_output(server_url, &out)
+    }
+
+    /// Judges what a finished `get` printed, exactly as [`Program::get`] does. Public so the
+    /// judging can be tested and fuzzed without a process.
+    #[cfg(unix)]
+    pub fn judge_get(
+        &self,
+        server_url: &str,
+        code: i32,
+        stdout: &[u8],
+        stderr: &[u8],
+    ) -> Result<Option<Credentials>, Error> {
+        self.judge_get_output(server_url, &raw_output(code, stdout, stderr))
+    }
+
+    /// Judges a failed `store` that was sent `secret`, as [`Program::store`] does.
+    #[cfg(unix)]
+    pub fn judge_store(
+        &self,
+        secret: &str,
+        code: i32,
+        stdout: &[u8],
+        stderr: &[u8],
+    ) -> Result<(), Error> {
+        let out = raw_output(code, stdout, stderr);
+        if out.status.success() {
+            return Ok(());
+        }
+        Err(self.failed(Action::Store, &out, Some(secret)))
+    }
+
+    fn judge_get_output(
+        &self,
+        server_url: &str,
+        out: &RawOutput,
+    ) -> Result<Option<Credentials>, Error> {
         if !out.status.success() {
             if String::from_utf8_lossy(&out.stdout).trim() == ERR_NOT_FOUND {
                 return Ok(None);
             }
-            return Err(self.failed(Action::Get, &out, None));
+            return Err(self.failed(Action::Get, out, None));
         }
         let mut creds: Credentials = self.parse_json(Action::Get, &out.stdout)?;
         if creds.username.is_empty() && creds.secret.is_empty() {
@@ -303,10 +340,13 @@ impl Program {
         let mut values = serde_json::Deserializer::from_str(start).into_iter::<T>();
         match values.next() {
             Some(Ok(v)) => Ok(v),
-            // serde_json's messages name a position and an expectation, never the input text.
+            // Only the kind and position: serde_json's data errors can quote a value.
             Some(Err(e)) => Err(self.invalid(
                 action,
-                &format!("its output is not the expected JSON ({e})"),
+                &format!(
+                    "its output is not the expected JSON ({})",
+                    crate::wire::describe_json_error(&e)
+                ),
             )),
             None => Err(self.invalid(action, "it printed nothing, expected a JSON object")),
         }
@@ -318,6 +358,17 @@ impl Program {
             action: action.as_str().to_string(),
             reason: reason.to_string(),
         }
+    }
+}
+
+#[cfg(unix)]
+fn raw_output(code: i32, stdout: &[u8], stderr: &[u8]) -> RawOutput {
+    use std::os::unix::process::ExitStatusExt;
+    RawOutput {
+        status: std::process::ExitStatus::from_raw((code & 0xff) << 8),
+        stdout: stdout.to_vec(),
+        stderr: stderr.to_vec(),
+        lingered: false,
     }
 }
 

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds every fuzz target and runs each for SECONDS (default 60); fails on the first crash.
+# Crashes land in fuzz/artifacts/<target>/; every crash fixed becomes a regression test.
+#   bash fuzz/run.sh [SECONDS] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")"
+seconds="${1:-60}"; shift || true
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 0.13.2
+# cargo-fuzz needs nightly-only rustc flags; this machine has one stable toolchain.
+export RUSTC_BOOTSTRAP=1
+cargo fuzz build -s none --release
+targets=("$@")
+((${#targets[@]})) || mapfile -t targets < <(cargo fuzz list)
+for t in "${targets[@]}"; do
+  mkdir -p "corpus/$t"
+  [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
+  log=$(mktemp)
+  if ! cargo fuzz run -s none --release "$t" "corpus/$t" -- -max_total_time="$seconds" >"$log" 2>&1; then
+    tail -40 "$log"; echo "fuzz/run.sh: $t crashed; the input is in fuzz/artifacts/$t/" >&2; exit 1
+  fi
+  printf '%-16s %s\n' "$t" "$(grep -a '^Done' "$log" | tail -1)"
+  rm -f "$log"
+done
