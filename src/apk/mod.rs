@@ -3,6 +3,7 @@
 //! through the credential resolver ([`crate::auth::Resolver`]), per host.
 
 pub mod error;
+pub mod version;
 
 pub use error::ApkError;
 
