@@ -3,6 +3,10 @@
 //! through the credential resolver ([`crate::auth::Resolver`]), per host.
 
 pub mod error;
+pub mod index;
+pub mod keys;
+pub mod meta;
+pub mod sign;
 pub mod version;
 
 pub use error::ApkError;
