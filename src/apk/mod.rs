@@ -6,6 +6,7 @@ pub mod error;
 pub mod index;
 pub mod keys;
 pub mod meta;
+pub mod resolve;
 pub mod sign;
 pub mod version;
 

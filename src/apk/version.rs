@@ -108,7 +108,7 @@ impl<'a> Tokens<'a> {
                 | (Kind::Suffix, Kind::Suffix)
                 | (Kind::Letter, Kind::Digit)
         );
-        self.kind = if next < previous && !allowed_back || (next == previous && !allowed_back) {
+        self.kind = if next <= previous && !allowed_back {
             Kind::Invalid
         } else {
             next
