@@ -117,7 +117,7 @@ impl Package {
                 "provides" => p.provides.extend(words(value)),
                 "install_if" => p.install_if.extend(words(value)),
                 "replaces" => p.replaces.extend(words(value)),
-                "triggers" => p.triggers.extend(words(value)),
+                "triggers" => p.triggers.push(value.to_string()),
                 "datahash" => p.data_hash = Some(value.to_string()),
                 _ => {}
             }
@@ -184,7 +184,7 @@ mod tests {
         assert_eq!(p.installed_size, 12);
         assert_eq!(p.depends, ["b", "so:libc.so.6"]);
         assert_eq!(p.replaces, ["foo", "bar"]);
-        assert_eq!(p.triggers, ["/usr/bin", "/usr/lib"]);
+        assert_eq!(p.triggers, ["/usr/bin /usr/lib"]);
         assert_eq!(p.provider_priority, Some(10));
         assert_eq!(p.data_hash.as_deref(), Some("ab"));
         assert_eq!(

@@ -2,11 +2,17 @@
 //! installing them into the image filesystem ([`crate::fs::Tree`]). Every download goes
 //! through the credential resolver ([`crate::auth::Resolver`]), per host.
 
+pub mod db;
 pub mod error;
+pub mod fetch;
 pub mod index;
+pub mod install;
 pub mod keys;
 pub mod meta;
+pub mod package;
+pub mod repo;
 pub mod resolve;
+pub mod session;
 pub mod sign;
 pub mod version;
 
@@ -59,6 +65,8 @@ pub struct InstalledPackage {
     pub origin: Option<String>,
     /// The repository it came from, without credentials.
     pub repository: String,
+    /// Where the `.apk` was read from, without credentials.
+    pub url: String,
     /// Size of the `.apk` file in bytes.
     pub size: u64,
 }
@@ -70,8 +78,5 @@ pub async fn install(
     req: &InstallRequest<'_>,
     tree: &mut crate::fs::Tree,
 ) -> Result<Vec<InstalledPackage>, ApkError> {
-    let _ = (req, tree);
-    Err(ApkError::Install(
-        "installing APK packages is not implemented yet".to_string(),
-    ))
+    session::run(req, tree).await
 }

@@ -1,0 +1,276 @@
+//! Downloads for indexes, packages and keys. Each host's credential comes from the resolver
+//! once (helpers run once per host, not per file); when the server answers 401 or 403 the
+//! next source is tried and the one that works is kept for the rest of the build. Local
+//! repositories are read in place; `offline` serves http(s) only from the cache.
+
+use super::ApkError;
+use super::repo::{Location, Spec};
+use crate::auth::Credential;
+use crate::auth::resolver::{Outcome, ResolveError, Resolved, Resolver, Step, Target};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::Mutex;
+
+/// Where the credential of a host comes from.
+#[derive(Clone)]
+enum HostAuth {
+    /// `user:password@` in the URL: used as is, never replaced.
+    Url(Credential),
+    /// From the resolver (anonymous once no source is left).
+    Resolved(Resolved),
+}
+
+/// The credential state of one host; `generation` counts rejections handled.
+#[derive(Default)]
+struct HostCell {
+    auth: Option<HostAuth>,
+    generation: u64,
+}
+
+/// Fetches files for one build.
+pub struct Fetcher<'a> {
+    client: reqwest::Client,
+    resolver: &'a Resolver,
+    hosts: Mutex<HashMap<String, Arc<Mutex<HostCell>>>>,
+    cache_dir: Option<PathBuf>,
+    offline: bool,
+}
+
+/// Runs a (blocking) resolver call without stalling other tasks of a multi-thread runtime.
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(f)
+        }
+        _ => f(),
+    }
+}
+
+fn status_text(status: reqwest::StatusCode) -> String {
+    format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    )
+    .trim()
+    .to_string()
+}
+
+impl<'a> Fetcher<'a> {
+    /// A fetcher trusting the system roots (and `SSL_CERT_FILE`) plus `ca_certificates`.
+    pub fn new(
+        resolver: &'a Resolver,
+        cache_dir: Option<PathBuf>,
+        offline: bool,
+        ca_certificates: &[PathBuf],
+    ) -> Result<Fetcher<'a>, ApkError> {
+        let mut certs = Vec::new();
+        for path in ca_certificates {
+            let pem = std::fs::read(path).map_err(|e| ApkError::io(path, e))?;
+            certs.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+                ApkError::Key(format!(
+                    "CA certificate file {} is not PEM: {}",
+                    path.display(),
+                    e.without_url()
+                ))
+            })?);
+        }
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(certs)
+            .build()
+            .map_err(|e| ApkError::Fetch {
+                url: String::new(),
+                reason: format!("cannot set up HTTPS: {}", e.without_url()),
+            })?;
+        Ok(Fetcher {
+            client,
+            resolver,
+            hosts: Mutex::default(),
+            cache_dir,
+            offline,
+        })
+    }
+
+    /// The cache directory, if any.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.cache_dir.as_deref()
+    }
+
+    /// Reads `location` of repository `spec`: a local file, or a download with the host's
+    /// credentials. `cache` (a relative path in the cache directory) keeps downloads for
+    /// offline builds; `reuse` serves a cached copy without downloading (packages, whose
+    /// checksum is verified after).
+    pub async fn read(
+        &self,
+        spec: &Spec,
+        location: &Location,
+        cache: Option<&str>,
+        reuse: bool,
+    ) -> Result<Vec<u8>, ApkError> {
+        let url = match location {
+            Location::Local(path) => {
+                return std::fs::read(path).map_err(|e| ApkError::io(path, e));
+            }
+            Location::Http(url) => url,
+        };
+        let cached = cache.and_then(|c| self.cache_dir.as_ref().map(|d| d.join(c)));
+        if let Some(path) = &cached
+            && (reuse || self.offline)
+            && let Ok(bytes) = std::fs::read(path)
+        {
+            return Ok(bytes);
+        }
+        if self.offline {
+            return Err(ApkError::Offline {
+                url: url.clone(),
+                cache: self.cache_dir.clone(),
+            });
+        }
+        let bytes = self.get(spec, url).await?;
+        if let Some(path) = &cached {
+            store(path, &bytes)?;
+        }
+        Ok(bytes)
+    }
+
+    /// Forgets a cached copy that failed verification.
+    pub fn evict(&self, cache: &str) {
+        if let Some(dir) = &self.cache_dir {
+            let _ = std::fs::remove_file(dir.join(cache));
+        }
+    }
+
+    async fn host_state(&self, host: &str) -> Arc<Mutex<HostCell>> {
+        self.hosts
+            .lock()
+            .await
+            .entry(host.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// GET `url` (no credentials in it) with the credentials for its host.
+    async fn get(&self, spec: &Spec, url: &str) -> Result<Vec<u8>, ApkError> {
+        let target = Target::apk_repository(url);
+        let cell = self.host_state(&target.host).await;
+        loop {
+            // Take the host's current credential; requests run in parallel, outside the lock.
+            let (auth, generation) = {
+                let mut host = cell.lock().await;
+                if host.auth.is_none() {
+                    host.auth = Some(match &spec.userinfo {
+                        Some((user, pass)) => HostAuth::Url(Credential::Basic {
+                            username: user.clone(),
+                            password: pass.clone(),
+                        }),
+                        None => HostAuth::Resolved(
+                            blocking(|| self.resolver.resolve(&target)).map_err(|source| {
+                                ApkError::Auth {
+                                    url: url.to_string(),
+                                    source,
+                                }
+                            })?,
+                        ),
+                    });
+                }
+                (host.auth.clone().expect("set above"), host.generation)
+            };
+            let credential = match &auth {
+                HostAuth::Url(c) => Some(c.clone()),
+                HostAuth::Resolved(r) => r.credential.clone(),
+            };
+            let mut request = self.client.get(url);
+            request = match &credential {
+                Some(Credential::Basic { username, password }) => {
+                    request.basic_auth(username, Some(password.expose()))
+                }
+                Some(Credential::Bearer(token)) | Some(Credential::IdentityToken(token)) => {
+                    request.bearer_auth(token.expose())
+                }
+                None => request,
+            };
+            let response = request.send().await.map_err(|e| ApkError::Fetch {
+                url: url.to_string(),
+                reason: e.without_url().to_string(),
+            })?;
+            let status = response.status();
+            if status.is_success() {
+                let bytes = response.bytes().await.map_err(|e| ApkError::Fetch {
+                    url: url.to_string(),
+                    reason: e.without_url().to_string(),
+                })?;
+                return Ok(bytes.to_vec());
+            }
+            if status != reqwest::StatusCode::UNAUTHORIZED
+                && status != reqwest::StatusCode::FORBIDDEN
+            {
+                return Err(ApkError::Fetch {
+                    url: url.to_string(),
+                    reason: format!("the server answered {}", status_text(status)),
+                });
+            }
+            let why = status_text(status);
+            let mut host = cell.lock().await;
+            if host.generation != generation {
+                continue; // another download already moved on to the next source
+            }
+            let rejected = |mut trail: Vec<Step>| {
+                match trail.last_mut() {
+                    Some(step) if credential.is_some() => {
+                        step.outcome = Outcome::Rejected(why.clone())
+                    }
+                    _ => trail.push(Step {
+                        source: "anonymous".to_string(),
+                        outcome: Outcome::Rejected(why.clone()),
+                    }),
+                }
+                ApkError::Auth {
+                    url: url.to_string(),
+                    source: ResolveError {
+                        host: target.host.clone(),
+                        trail,
+                    },
+                }
+            };
+            match auth {
+                HostAuth::Url(c) => {
+                    return Err(rejected(vec![Step {
+                        source: "the user name and password in the repository URL".to_string(),
+                        outcome: Outcome::Found(c),
+                    }]));
+                }
+                HostAuth::Resolved(previous) => {
+                    if previous.credential.is_none() {
+                        return Err(rejected(previous.trail));
+                    }
+                    let next = blocking(|| self.resolver.resolve_after(&target, &previous, &why))
+                        .map_err(|source| ApkError::Auth {
+                        url: url.to_string(),
+                        source,
+                    })?;
+                    tracing::debug!(host = %target.host, status = %why, "credential rejected; trying the next source");
+                    host.auth = Some(HostAuth::Resolved(next));
+                    host.generation += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (a crash leaves no half-written cache entry).
+fn store(path: &Path, bytes: &[u8]) -> Result<(), ApkError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| ApkError::io(dir, e))?;
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ApkError::io(dir, e))?;
+    std::fs::write(tmp.path(), bytes).map_err(|e| ApkError::io(tmp.path(), e))?;
+    tmp.persist(path).map_err(|e| ApkError::io(path, e.error))?;
+    Ok(())
+}
+
+/// A cache file name for a URL (indexes and keys, whose content is not known in advance).
+pub fn url_key(url: &str) -> String {
+    hex::encode(&Sha256::digest(url.as_bytes())[..16])
+}

@@ -1,0 +1,443 @@
+//! Installing into the image filesystem: apk's base directories and database files, then
+//! each package's files with the modes and owners of its tar headers (recorded in the
+//! [`Tree`], never applied on disk, so no root is needed), in dependency order.
+
+use super::db::{self, FileRecord};
+use super::package::{ApkFile, DataEntry, EntryKind};
+use super::{ApkError, InstalledPackage};
+use crate::fs::{Entry, Kind, Tree, normalize};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Where apk keeps its database (`lib/apk` links here).
+pub const DB_DIR: &str = "usr/lib/apk/db";
+/// The installed database.
+pub const INSTALLED: &str = "usr/lib/apk/db/installed";
+const SCRIPTS: &str = "usr/lib/apk/db/scripts.tar";
+const TRIGGERS: &str = "usr/lib/apk/db/triggers";
+
+/// The installed database of a tree (a base image), wherever apk kept it.
+pub fn installed_db(tree: &Tree) -> Option<String> {
+    [INSTALLED, "lib/apk/db/installed"]
+        .iter()
+        .find_map(|p| match tree.get(p).map(|e| &e.kind) {
+            Some(Kind::File(data)) => Some(String::from_utf8_lossy(data).into_owned()),
+            _ => None,
+        })
+}
+
+fn file_text(tree: &Tree, path: &str) -> Option<Vec<u8>> {
+    match tree.get(path).map(|e| &e.kind) {
+        Some(Kind::File(data)) => Some(data.to_vec()),
+        _ => None,
+    }
+}
+
+fn dir(mode: u32, mtime: u64) -> Entry {
+    Entry {
+        mtime,
+        ..Entry::dir(mode)
+    }
+}
+
+fn file(data: impl Into<Arc<[u8]>>, mode: u32, mtime: u64) -> Entry {
+    Entry {
+        mtime,
+        ..Entry::file(data, mode)
+    }
+}
+
+fn insert(tree: &mut Tree, path: &str, entry: Entry) -> Result<(), ApkError> {
+    tree.insert(path, entry)
+        .map_err(|e| ApkError::Install(e.to_string()))
+}
+
+/// apk's skeleton, as apko creates it: base directories, device nodes and empty database
+/// files. Paths that already exist (a base image) are kept.
+pub fn init_layout(tree: &mut Tree, arch: &str, mtime: u64) -> Result<(), ApkError> {
+    let dirs: [(&str, u32); 16] = [
+        ("tmp", 0o1777),
+        ("dev", 0o755),
+        ("etc", 0o755),
+        ("opt", 0o755),
+        ("proc", 0o555),
+        ("var", 0o755),
+        ("usr", 0o755),
+        ("etc/apk", 0o755),
+        ("etc/apk/keys", 0o755),
+        ("usr/lib", 0o755),
+        ("usr/lib/apk", 0o755),
+        ("usr/lib/apk/db", 0o755),
+        ("usr/lib/apk/exec", 0o755),
+        ("var/cache", 0o755),
+        ("var/cache/apk", 0o755),
+        ("var/cache/misc", 0o755),
+    ];
+    for (path, mode) in dirs {
+        if tree.get(path).is_none() {
+            insert(tree, path, dir(mode, mtime))?;
+        }
+    }
+    let files: [(&str, u32, &[u8]); 6] = [
+        ("etc/apk/world", 0o644, b"\n"),
+        ("etc/apk/repositories", 0o644, b"\n"),
+        ("usr/lib/apk/db/lock", 0o600, b""),
+        (TRIGGERS, 0o644, b""),
+        (INSTALLED, 0o644, b""),
+        (SCRIPTS, 0o644, &[0u8; 1024]),
+    ];
+    for (path, mode, data) in files {
+        if tree.get(path).is_none() {
+            insert(tree, path, file(data, mode, mtime))?;
+        }
+    }
+    insert(
+        tree,
+        "etc/apk/arch",
+        file(format!("{arch}\n").into_bytes(), 0o644, mtime),
+    )?;
+    let devices: [(&str, u32, u32, u32); 5] = [
+        ("dev/zero", 1, 5, 0o666),
+        ("dev/urandom", 1, 9, 0o666),
+        ("dev/null", 1, 3, 0o666),
+        ("dev/random", 1, 8, 0o666),
+        ("dev/console", 5, 1, 0o620),
+    ];
+    for (path, major, minor, mode) in devices {
+        if tree.get(path).is_none() {
+            let entry = Entry {
+                kind: Kind::CharDevice(major, minor),
+                ..dir(mode, mtime)
+            };
+            insert(tree, path, entry)?;
+        }
+    }
+    Ok(())
+}
+
+/// After the packages: `lib/apk` → `../usr/lib/apk` unless `lib` already leads there.
+pub fn link_lib_apk(tree: &mut Tree, mtime: u64) -> Result<(), ApkError> {
+    if let Some(Entry {
+        kind: Kind::Symlink(target),
+        ..
+    }) = tree.get("lib")
+        && normalize(target.trim_start_matches("..")).as_deref() == Ok("usr/lib")
+    {
+        return Ok(());
+    }
+    if tree.get("lib/apk").is_some() {
+        return Ok(());
+    }
+    if tree.get("lib").is_none() {
+        insert(tree, "lib", dir(0o755, mtime))?;
+    }
+    let link = Entry {
+        mtime,
+        ..Entry::symlink("../usr/lib/apk")
+    };
+    insert(tree, "lib/apk", link)
+}
+
+/// `path` with symlinked directories among its parents followed (as extracting with apk
+/// does: a package's `lib/x` lands in `usr/lib/x` when `lib` links to `usr/lib`).
+fn resolve_parents(tree: &Tree, path: &str) -> String {
+    let mut todo: VecDeque<String> = path.split('/').map(String::from).collect();
+    let last = todo.pop_back().unwrap_or_default();
+    let mut done: Vec<String> = Vec::new();
+    let mut hops = 0;
+    while let Some(part) = todo.pop_front() {
+        match part.as_str() {
+            "" | "." => continue,
+            ".." => {
+                done.pop();
+                continue;
+            }
+            _ => done.push(part),
+        }
+        if hops < 40
+            && let Some(Entry {
+                kind: Kind::Symlink(target),
+                ..
+            }) = tree.get(&done.join("/"))
+        {
+            hops += 1;
+            done.pop();
+            if target.starts_with('/') {
+                done.clear();
+            }
+            for c in target.split('/').rev() {
+                todo.push_front(c.to_string());
+            }
+        }
+    }
+    done.push(last);
+    done.join("/")
+}
+
+/// Who installed each file: for file conflicts and `replaces`.
+#[derive(Debug, Clone)]
+struct Owner {
+    name: String,
+    origin: String,
+    replaces: Vec<String>,
+}
+
+/// Installs verified packages into a tree, keeping apk's database in step.
+pub struct Installer {
+    owners: HashMap<String, Owner>,
+    installed: String,
+    scripts: Vec<u8>,
+    triggers: String,
+    build_time: u64,
+}
+
+impl Installer {
+    /// Starts from the tree's current database (empty, or a base image's).
+    pub fn new(tree: &Tree, build_time: u64) -> Installer {
+        let installed = installed_db(tree).unwrap_or_default();
+        let mut owners = HashMap::new();
+        if let Ok(index) = super::index::Index::parse(installed.clone()) {
+            let by_name: HashMap<&str, Owner> = index
+                .packages()
+                .map(|p| {
+                    (
+                        p.name(),
+                        Owner {
+                            name: p.name().to_string(),
+                            origin: p.origin().to_string(),
+                            replaces: p.replaces().map(String::from).collect(),
+                        },
+                    )
+                })
+                .collect();
+            for (name, path) in db::owned_files(&installed) {
+                if let Some(owner) = by_name.get(name.as_str()) {
+                    owners.insert(path, owner.clone());
+                }
+            }
+        }
+        let mut scripts = file_text(tree, SCRIPTS).unwrap_or_default();
+        if scripts.len() >= 1024 && scripts[scripts.len() - 1024..].iter().all(|b| *b == 0) {
+            scripts.truncate(scripts.len() - 1024);
+        }
+        Installer {
+            owners,
+            installed,
+            scripts,
+            triggers: file_text(tree, TRIGGERS)
+                .map(|t| String::from_utf8_lossy(&t).into_owned())
+                .unwrap_or_default(),
+            build_time,
+        }
+    }
+
+    /// Installs one package's files and records it.
+    pub fn add(&mut self, tree: &mut Tree, apk: &ApkFile) -> Result<(), ApkError> {
+        let pkg = &apk.package;
+        let me = Owner {
+            name: pkg.name.clone(),
+            origin: pkg.origin.clone(),
+            replaces: pkg.replaces.clone(),
+        };
+        let mut files = Vec::new();
+        apk.for_each_entry(|entry| self.add_entry(tree, &me, entry, &mut files))?;
+        self.installed.push_str(&db::record(pkg, &files));
+        for (mut header, data) in apk.scripts() {
+            let orig = String::from_utf8_lossy(&header.path_bytes()).into_owned();
+            let name = format!("{}-{}.{}{}", pkg.name, pkg.version, pkg.checksum, orig);
+            header.set_mtime(self.build_time);
+            let mut builder = tar::Builder::new(Vec::new());
+            builder
+                .append_data(&mut header, &name, &data[..])
+                .map_err(|e| ApkError::Install(format!("scripts.tar: {e}")))?;
+            let mut bytes = builder
+                .into_inner()
+                .map_err(|e| ApkError::Install(format!("scripts.tar: {e}")))?;
+            bytes.truncate(bytes.len() - 1024);
+            self.scripts.extend_from_slice(&bytes);
+        }
+        for value in &pkg.triggers {
+            self.triggers
+                .push_str(&format!("{} {value}\n", pkg.checksum));
+        }
+        Ok(())
+    }
+
+    fn add_entry(
+        &mut self,
+        tree: &mut Tree,
+        me: &Owner,
+        entry: DataEntry,
+        files: &mut Vec<FileRecord>,
+    ) -> Result<(), ApkError> {
+        let bad = |e: crate::fs::BadPath| {
+            ApkError::Install(format!("package {}: {e}; refusing to install it", me.name))
+        };
+        let rel = normalize(&entry.path).map_err(bad)?;
+        if rel.is_empty() {
+            return Ok(());
+        }
+        let is_dir = entry.kind == EntryKind::Dir;
+        files.push(FileRecord {
+            path: rel.clone(),
+            dir: is_dir,
+            mode: entry.mode,
+            uid: entry.uid,
+            gid: entry.gid,
+            checksum: entry.checksum.clone(),
+        });
+        let path = resolve_parents(tree, &rel);
+        if is_dir {
+            match tree.get_mut(&path) {
+                Some(existing) if existing.kind == Kind::Dir => {
+                    existing.mode = entry.mode;
+                    existing.uid = entry.uid;
+                    existing.gid = entry.gid;
+                    existing.mtime = entry.mtime;
+                    existing.xattrs = entry.xattrs;
+                }
+                // A symlink to a directory stays (usr-merged layouts).
+                Some(existing) if matches!(existing.kind, Kind::Symlink(_)) => {}
+                _ => insert(
+                    tree,
+                    &path,
+                    Entry {
+                        kind: Kind::Dir,
+                        mode: entry.mode,
+                        uid: entry.uid,
+                        gid: entry.gid,
+                        mtime: entry.mtime,
+                        xattrs: entry.xattrs,
+                    },
+                )?,
+            }
+            return Ok(());
+        }
+        if let Some(owner) = self.owners.get(&rel)
+            && owner.name != me.name
+        {
+            if owner.replaces.contains(&me.name) {
+                return Ok(()); // the installed package replaces this one: its file stays
+            }
+            let allowed = me.replaces.contains(&owner.name)
+                || (!owner.origin.is_empty() && owner.origin == me.origin);
+            if !allowed {
+                return Err(ApkError::Install(format!(
+                    "package {} would overwrite /{rel}, which package {} installed; one of them must declare `replaces` on the other",
+                    me.name, owner.name
+                )));
+            }
+        }
+        self.owners.insert(rel.clone(), me.clone());
+        let kind = match entry.kind {
+            EntryKind::File(data) => Kind::File(data.into()),
+            EntryKind::Symlink(target) => Kind::Symlink(target),
+            EntryKind::Hardlink(target) => {
+                let target = normalize(&target).map_err(bad)?;
+                Kind::Hardlink(resolve_parents(tree, &target))
+            }
+            EntryKind::CharDevice(a, b) => Kind::CharDevice(a, b),
+            EntryKind::BlockDevice(a, b) => Kind::BlockDevice(a, b),
+            EntryKind::Fifo => Kind::Fifo,
+            EntryKind::Dir => unreachable!("handled above"),
+        };
+        if tree.get(&path).is_some_and(|e| e.kind == Kind::Dir) {
+            tree.remove(&path);
+        }
+        insert(
+            tree,
+            &path,
+            Entry {
+                kind,
+                mode: entry.mode,
+                uid: entry.uid,
+                gid: entry.gid,
+                mtime: entry.mtime,
+                xattrs: entry.xattrs,
+            },
+        )
+    }
+
+    /// Writes the database files.
+    pub fn finish(mut self, tree: &mut Tree) -> Result<(), ApkError> {
+        let t = self.build_time;
+        insert(tree, INSTALLED, file(self.installed.into_bytes(), 0o644, t))?;
+        self.scripts.extend_from_slice(&[0u8; 1024]);
+        insert(tree, SCRIPTS, file(self.scripts, 0o644, t))?;
+        insert(tree, TRIGGERS, file(self.triggers.into_bytes(), 0o644, t))?;
+        Ok(())
+    }
+}
+
+/// `/etc/apk/world`: the sorted, de-duplicated world (a base image's entries kept).
+pub fn write_world(tree: &mut Tree, packages: &[String], mtime: u64) -> Result<(), ApkError> {
+    let mut world: Vec<String> = file_text(tree, "etc/apk/world")
+        .map(|t| {
+            String::from_utf8_lossy(&t)
+                .split_whitespace()
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    world.extend(packages.iter().cloned());
+    world.sort();
+    world.dedup();
+    let text = format!("{}\n", world.join("\n"));
+    insert(tree, "etc/apk/world", file(text.into_bytes(), 0o644, mtime))
+}
+
+/// `/etc/apk/repositories`: the runtime repositories, without credentials.
+pub fn write_repositories(tree: &mut Tree, lines: &[String], mtime: u64) -> Result<(), ApkError> {
+    let text = format!("{}\n", lines.join("\n"));
+    insert(
+        tree,
+        "etc/apk/repositories",
+        file(text.into_bytes(), 0o644, mtime),
+    )
+}
+
+/// `/etc/apk/keys/<name>` for each key.
+pub fn write_keys(tree: &mut Tree, keys: &[super::keys::Key], mtime: u64) -> Result<(), ApkError> {
+    for key in keys {
+        insert(
+            tree,
+            &format!("etc/apk/keys/{}", key.name),
+            file(key.pem.clone(), 0o644, mtime),
+        )?;
+    }
+    Ok(())
+}
+
+/// The summary of an installed package.
+pub fn summary(apk: &ApkFile, repository: &str, url: String) -> InstalledPackage {
+    let p = &apk.package;
+    InstalledPackage {
+        name: p.name.clone(),
+        version: p.version.clone(),
+        arch: p.arch.clone(),
+        checksum: p.checksum.clone(),
+        origin: (!p.origin.is_empty()).then(|| p.origin.clone()),
+        repository: repository.to_string(),
+        url,
+        size: p.size,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlinked_parents_are_followed() {
+        let mut tree = Tree::new();
+        tree.insert("usr/lib", Entry::dir(0o755)).unwrap();
+        tree.insert("lib", Entry::symlink("usr/lib")).unwrap();
+        tree.insert("bin", Entry::symlink("/usr/bin")).unwrap();
+        tree.insert("usr/lib64", Entry::symlink("../lib")).unwrap();
+        assert_eq!(resolve_parents(&tree, "lib/x.so"), "usr/lib/x.so");
+        assert_eq!(resolve_parents(&tree, "bin/sh"), "usr/bin/sh");
+        assert_eq!(resolve_parents(&tree, "usr/lib64/y"), "usr/lib/y");
+        assert_eq!(resolve_parents(&tree, "lib"), "lib");
+        assert_eq!(resolve_parents(&tree, "etc/passwd"), "etc/passwd");
+    }
+}

@@ -1,0 +1,231 @@
+//! A `.apk` file: gzip members for an optional signature, the control section (`.PKGINFO`
+//! and scripts) and the data section (the files). The control section's SHA-1 must equal the
+//! index's `C:Q1…` and the data section's SHA-256 the `.PKGINFO` `datahash`, so a package
+//! swapped or edited after the index was signed is refused.
+
+use super::ApkError;
+use super::meta::Package;
+use super::sign;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use sha1::{Digest, Sha1};
+use sha2::Sha256;
+use std::collections::BTreeMap;
+use std::io::Read;
+
+/// A verified package file.
+#[derive(Debug)]
+pub struct ApkFile {
+    /// `.PKGINFO`, with [`Package::checksum`] set to the control section's `Q1…`.
+    pub package: Package,
+    /// The control section, decompressed (a tar: `.PKGINFO`, `.pre-install`, …).
+    pub control: Vec<u8>,
+    bytes: Vec<u8>,
+    data_offset: usize,
+}
+
+/// What a data entry is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A directory.
+    Dir,
+    /// A regular file and its contents.
+    File(Vec<u8>),
+    /// A symbolic link to this target.
+    Symlink(String),
+    /// A hard link to this path of the package.
+    Hardlink(String),
+    /// A character device.
+    CharDevice(u32, u32),
+    /// A block device.
+    BlockDevice(u32, u32),
+    /// A named pipe.
+    Fifo,
+}
+
+/// One entry of the data section.
+#[derive(Debug, Clone)]
+pub struct DataEntry {
+    /// The path as in the tar (relative, may end in `/` for directories).
+    pub path: String,
+    /// What it is.
+    pub kind: EntryKind,
+    /// Permission bits (`0o7777`).
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// Modification time.
+    pub mtime: u64,
+    /// `SCHILY.xattr.*` PAX records.
+    pub xattrs: BTreeMap<String, Vec<u8>>,
+    /// The `APK-TOOLS.checksum.SHA1` PAX record as `Q1…`, when present.
+    pub checksum: Option<String>,
+}
+
+/// `Q1` + base64 of a SHA-1 digest: apk's checksum notation.
+pub fn q1(digest: &[u8]) -> String {
+    format!("Q1{}", BASE64.encode(digest))
+}
+
+impl ApkFile {
+    /// Verifies and opens `bytes`. `expected` is the index's `C:` checksum (`None` for a
+    /// package that comes with no index); `what` names the package in errors.
+    pub fn open(bytes: Vec<u8>, expected: Option<&str>, what: &str) -> Result<ApkFile, ApkError> {
+        let malformed = |why: String| ApkError::Malformed(format!("package {what}: {why}"));
+        let control_offset = sign::split(&bytes, &format!("package {what}"))?.offset;
+        let (control, control_len) = sign::first_member(&bytes[control_offset..])
+            .map_err(|e| malformed(format!("its control section is not gzip: {e}")))?;
+        let control_bytes = &bytes[control_offset..control_offset + control_len];
+        let checksum = q1(&Sha1::digest(control_bytes));
+        if let Some(expected) = expected
+            && expected != checksum
+        {
+            return Err(ApkError::Integrity(format!(
+                "package {what}: its control section's checksum is {checksum} but the index says {expected}: the package was modified or replaced after the index was signed; refusing to install it"
+            )));
+        }
+        let mut package = None;
+        let mut archive = tar::Archive::new(&control[..]);
+        let entries = archive
+            .entries()
+            .map_err(|e| malformed(format!("its control section is not a tar: {e}")))?;
+        for entry in entries {
+            let mut entry =
+                entry.map_err(|e| malformed(format!("its control section is not a tar: {e}")))?;
+            if entry.path_bytes().as_ref() == b".PKGINFO" {
+                let mut text = String::new();
+                entry
+                    .read_to_string(&mut text)
+                    .map_err(|e| malformed(format!("reading .PKGINFO: {e}")))?;
+                package = Some(
+                    Package::from_pkginfo(&text)
+                        .map_err(|e| malformed(format!("its .PKGINFO is invalid: {e}")))?,
+                );
+            }
+        }
+        let mut package = package.ok_or_else(|| malformed("it has no .PKGINFO".to_string()))?;
+        package.checksum = checksum;
+        package.size = bytes.len() as u64;
+        let data_offset = control_offset + control_len;
+        if let Some(hash) = &package.data_hash {
+            let actual = hex::encode(Sha256::digest(&bytes[data_offset..]));
+            if !actual.eq_ignore_ascii_case(hash) {
+                return Err(ApkError::Integrity(format!(
+                    "package {what}: its data section's SHA-256 is {actual} but its .PKGINFO says datahash = {hash}: the files were modified after the package was built; refusing to install it"
+                )));
+            }
+        }
+        Ok(ApkFile {
+            package,
+            control,
+            bytes,
+            data_offset,
+        })
+    }
+
+    /// The control section's executable entries (`.pre-install`, `.trigger`, …) with their
+    /// tar headers: what goes into `scripts.tar`.
+    pub fn scripts(&self) -> Vec<(tar::Header, Vec<u8>)> {
+        let mut out = Vec::new();
+        let mut archive = tar::Archive::new(&self.control[..]);
+        let Ok(entries) = archive.entries() else {
+            return out;
+        };
+        for mut entry in entries.flatten() {
+            let name = entry.path_bytes().into_owned();
+            let mode = entry.header().mode().unwrap_or(0);
+            if name == b".PKGINFO" || mode & 0o555 != 0o555 {
+                continue;
+            }
+            let header = entry.header().clone();
+            let mut data = Vec::new();
+            if entry.read_to_end(&mut data).is_ok() {
+                out.push((header, data));
+            }
+        }
+        out
+    }
+
+    /// Calls `f` for each entry of the data section, in tar order.
+    pub fn for_each_entry(
+        &self,
+        mut f: impl FnMut(DataEntry) -> Result<(), ApkError>,
+    ) -> Result<(), ApkError> {
+        let what = self.package.id();
+        let bad = |e: std::io::Error| {
+            ApkError::Malformed(format!(
+                "package {what}: its data section is unreadable: {e}"
+            ))
+        };
+        let decoder = flate2::bufread::MultiGzDecoder::new(&self.bytes[self.data_offset..]);
+        let mut archive = tar::Archive::new(decoder);
+        for entry in archive.entries().map_err(bad)? {
+            let mut entry = entry.map_err(bad)?;
+            let header = entry.header().clone();
+            let path = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            let mut xattrs = BTreeMap::new();
+            let mut checksum = None;
+            if let Some(pax) = entry.pax_extensions().map_err(bad)? {
+                for ext in pax {
+                    let ext = ext.map_err(bad)?;
+                    let key = ext.key().unwrap_or_default();
+                    if let Some(name) = key.strip_prefix("SCHILY.xattr.") {
+                        xattrs.insert(name.to_string(), ext.value_bytes().to_vec());
+                    } else if key == "APK-TOOLS.checksum.SHA1" {
+                        let value = ext.value().unwrap_or_default();
+                        checksum = Some(match hex::decode(value) {
+                            Ok(digest) => q1(&digest),
+                            Err(_) => value.to_string(),
+                        });
+                    }
+                }
+            }
+            let link = || {
+                entry
+                    .link_name_bytes()
+                    .map(|l| String::from_utf8_lossy(&l).into_owned())
+                    .unwrap_or_default()
+            };
+            let device = || {
+                (
+                    header.device_major().ok().flatten().unwrap_or(0),
+                    header.device_minor().ok().flatten().unwrap_or(0),
+                )
+            };
+            let kind = match header.entry_type() {
+                tar::EntryType::Directory => EntryKind::Dir,
+                tar::EntryType::Symlink => EntryKind::Symlink(link()),
+                tar::EntryType::Link => EntryKind::Hardlink(link()),
+                tar::EntryType::Char => {
+                    let (a, b) = device();
+                    EntryKind::CharDevice(a, b)
+                }
+                tar::EntryType::Block => {
+                    let (a, b) = device();
+                    EntryKind::BlockDevice(a, b)
+                }
+                tar::EntryType::Fifo => EntryKind::Fifo,
+                tar::EntryType::Regular | tar::EntryType::Continuous => {
+                    let mut data = Vec::with_capacity(header.size().unwrap_or(0) as usize);
+                    entry.read_to_end(&mut data).map_err(bad)?;
+                    EntryKind::File(data)
+                }
+                // GNU long names and PAX headers are consumed by the tar reader.
+                _ => continue,
+            };
+            f(DataEntry {
+                path,
+                kind,
+                mode: header.mode().unwrap_or(0o644) & 0o7777,
+                uid: header.uid().unwrap_or(0) as u32,
+                gid: header.gid().unwrap_or(0) as u32,
+                mtime: header.mtime().unwrap_or(0),
+                xattrs,
+                checksum,
+            })?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,166 @@
+//! One installation, start to end: keys, indexes (verified), resolution, downloads
+//! (verified), then the tree. Nothing is written into the tree before every package has
+//! been downloaded and checked, so a tampered package leaves the tree as it was.
+
+use super::fetch::{Fetcher, url_key};
+use super::index::Index;
+use super::install::{self, Installer};
+use super::keys::Keyring;
+use super::package::ApkFile;
+use super::repo::{Location, Spec, runtime_line};
+use super::resolve::{Resolver, Source};
+use super::{ApkError, InstallRequest, InstalledPackage};
+use base64::Engine;
+use futures_util::{StreamExt, TryStreamExt, stream};
+use std::path::Path;
+
+/// Parallel downloads.
+const PARALLEL: usize = 8;
+
+/// Loads every key of `req.keyring` (files, directories, http(s) URLs).
+async fn load_keyring(
+    req: &InstallRequest<'_>,
+    fetcher: &Fetcher<'_>,
+) -> Result<Keyring, ApkError> {
+    let mut keyring = Keyring::new();
+    for text in &req.keyring {
+        let spec = Spec::parse(text)?;
+        match &spec.location {
+            Location::Local(path) => keyring.add_path(path)?,
+            Location::Http(url) => {
+                let name = url.rsplit('/').next().unwrap_or(url).to_string();
+                let cache = format!("keys/{}/{name}", url_key(url));
+                let pem = fetcher
+                    .read(&spec, &spec.location, Some(&cache), false)
+                    .await?;
+                keyring.add(&name, pem, url)?;
+            }
+        }
+    }
+    Ok(keyring)
+}
+
+/// The cache name of a package: its control checksum in hex.
+fn package_cache_key(checksum: &str) -> Option<String> {
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(checksum.strip_prefix("Q1")?)
+        .ok()?;
+    Some(format!("packages/{}.apk", hex::encode(digest)))
+}
+
+/// Runs one installation (see [`super::install`]).
+pub async fn run(
+    req: &InstallRequest<'_>,
+    tree: &mut crate::fs::Tree,
+) -> Result<Vec<InstalledPackage>, ApkError> {
+    let fetcher = Fetcher::new(
+        req.resolver,
+        req.cache_dir.clone(),
+        req.offline,
+        &req.ca_certificates,
+    )?;
+    let keyring = load_keyring(req, &fetcher).await?;
+    let specs = req
+        .repositories
+        .iter()
+        .chain(&req.build_repositories)
+        .map(|r| Spec::parse(r))
+        .collect::<Result<Vec<_>, _>>()?;
+    let arch = req.arch.as_str();
+    let check = (!req.ignore_signatures).then_some(&keyring);
+    let fetcher = &fetcher;
+    let indexes: Vec<Index> = stream::iter(specs.iter())
+        .map(|spec| async move {
+            let location = spec.join(&format!("{arch}/APKINDEX.tar.gz"));
+            let what = location.display();
+            let cache = format!("indexes/{}/APKINDEX.tar.gz", url_key(&what));
+            let bytes = fetcher.read(spec, &location, Some(&cache), false).await?;
+            Index::from_targz(&bytes, check, &what)
+        })
+        .buffered(PARALLEL)
+        .try_collect()
+        .await?;
+    if req.ignore_signatures {
+        tracing::warn!("index signatures are not checked (--ignore-signatures)");
+    }
+
+    let base = install::installed_db(tree)
+        .map(Index::parse)
+        .transpose()
+        .map_err(|e| ApkError::Malformed(format!("the base image's installed database: {e}")))?;
+    let mut sources = Vec::new();
+    if let Some(base) = &base {
+        sources.push(Source {
+            index: base,
+            tag: None,
+            installed: true,
+        });
+    }
+    let first_repo = sources.len();
+    for (spec, index) in specs.iter().zip(&indexes) {
+        sources.push(Source {
+            index,
+            tag: spec.tag.as_deref(),
+            installed: false,
+        });
+    }
+    let resolver = Resolver::new(sources);
+    let order = resolver.resolve(&req.packages)?;
+
+    // Download and verify everything before touching the tree.
+    let apks: Vec<(ApkFile, usize, String)> = stream::iter(order.iter())
+        .map(|id| {
+            let repo = id.source as usize - first_repo;
+            let spec = &specs[repo];
+            let p = resolver.package(*id);
+            let location = spec.join(&format!("{arch}/{}.apk", p.id()));
+            let cache = package_cache_key(p.checksum());
+            async move {
+                let what = location.display();
+                let expected = (!p.checksum().is_empty()).then(|| p.checksum());
+                let bytes = fetcher
+                    .read(spec, &location, cache.as_deref(), true)
+                    .await?;
+                let apk = match ApkFile::open(bytes, expected, &what) {
+                    Err(e) if cache.is_some() && matches!(location, Location::Http(_)) => {
+                        // A bad cached copy: download again once.
+                        fetcher.evict(cache.as_deref().unwrap_or_default());
+                        if req.offline {
+                            return Err(e);
+                        }
+                        let bytes = fetcher
+                            .read(spec, &location, cache.as_deref(), false)
+                            .await?;
+                        ApkFile::open(bytes, expected, &what)?
+                    }
+                    other => other?,
+                };
+                Ok::<_, ApkError>((apk, repo, what))
+            }
+        })
+        .buffered(PARALLEL)
+        .try_collect()
+        .await?;
+
+    let t = req.build_time;
+    install::init_layout(tree, arch, t)?;
+    let mut installer = Installer::new(tree, t);
+    let mut installed = Vec::with_capacity(apks.len());
+    for (apk, repo, url) in &apks {
+        installer.add(tree, apk)?;
+        installed.push(install::summary(apk, &specs[*repo].display(), url.clone()));
+    }
+    installer.finish(tree)?;
+    install::link_lib_apk(tree, t)?;
+    install::write_world(tree, &req.packages, t)?;
+    let runtime: Vec<String> = req.repositories.iter().map(|r| runtime_line(r)).collect();
+    install::write_repositories(tree, &runtime, t)?;
+    install::write_keys(tree, keyring.keys(), t)?;
+    Ok(installed)
+}
+
+/// Reads a local `.apk` with no index to check it against (tests and tools).
+pub fn open_local(path: &Path) -> Result<ApkFile, ApkError> {
+    let bytes = std::fs::read(path).map_err(|e| ApkError::io(path, e))?;
+    ApkFile::open(bytes, None, &path.display().to_string())
+}
