@@ -9,21 +9,28 @@ use crate::fs::{Entry, Kind, Tree, normalize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-/// Where apk keeps its database (`lib/apk` links here).
+/// Where apko keeps apk's database (`lib/apk` links to `usr/lib/apk`).
 pub const DB_DIR: &str = "usr/lib/apk/db";
-/// The installed database.
-pub const INSTALLED: &str = "usr/lib/apk/db/installed";
-const SCRIPTS: &str = "usr/lib/apk/db/scripts.tar";
-const TRIGGERS: &str = "usr/lib/apk/db/triggers";
+/// Where older apk and apko kept it; a base image built so keeps it there.
+const OLD_DB_DIR: &str = "lib/apk/db";
 
-/// The installed database of a tree (a base image), wherever apk kept it.
+/// The database directory of a tree: the base image's old `lib/apk/db` if it has one.
+pub fn db_dir(tree: &Tree) -> &'static str {
+    match tree
+        .get(&format!("{OLD_DB_DIR}/installed"))
+        .map(|e| &e.kind)
+    {
+        Some(Kind::File(_)) if tree.get("lib/apk").is_some_and(|e| e.kind == Kind::Dir) => {
+            OLD_DB_DIR
+        }
+        _ => DB_DIR,
+    }
+}
+
+/// The installed database of a tree (a base image), if any.
 pub fn installed_db(tree: &Tree) -> Option<String> {
-    [INSTALLED, "lib/apk/db/installed"]
-        .iter()
-        .find_map(|p| match tree.get(p).map(|e| &e.kind) {
-            Some(Kind::File(data)) => Some(String::from_utf8_lossy(data).into_owned()),
-            _ => None,
-        })
+    file_text(tree, &format!("{}/installed", db_dir(tree)))
+        .map(|data| String::from_utf8_lossy(&data).into_owned())
 }
 
 fn file_text(tree: &Tree, path: &str) -> Option<Vec<u8>> {
@@ -55,6 +62,7 @@ fn insert(tree: &mut Tree, path: &str, entry: Entry) -> Result<(), ApkError> {
 /// apk's skeleton, as apko creates it: base directories, device nodes and empty database
 /// files. Paths that already exist (a base image) are kept.
 pub fn init_layout(tree: &mut Tree, arch: &str, mtime: u64) -> Result<(), ApkError> {
+    let db = db_dir(tree);
     let dirs: [(&str, u32); 16] = [
         ("tmp", 0o1777),
         ("dev", 0o755),
@@ -78,15 +86,16 @@ pub fn init_layout(tree: &mut Tree, arch: &str, mtime: u64) -> Result<(), ApkErr
             insert(tree, path, dir(mode, mtime))?;
         }
     }
-    let files: [(&str, u32, &[u8]); 6] = [
-        ("etc/apk/world", 0o644, b"\n"),
-        ("etc/apk/repositories", 0o644, b"\n"),
-        ("usr/lib/apk/db/lock", 0o600, b""),
-        (TRIGGERS, 0o644, b""),
-        (INSTALLED, 0o644, b""),
-        (SCRIPTS, 0o644, &[0u8; 1024]),
+    let files: [(String, u32, &[u8]); 6] = [
+        ("etc/apk/world".into(), 0o644, b"\n"),
+        ("etc/apk/repositories".into(), 0o644, b"\n"),
+        (format!("{db}/lock"), 0o600, b""),
+        (format!("{db}/triggers"), 0o644, b""),
+        (format!("{db}/installed"), 0o644, b""),
+        (format!("{db}/scripts.tar"), 0o644, &[0u8; 1024]),
     ];
     for (path, mode, data) in files {
+        let path = path.as_str();
         if tree.get(path).is_none() {
             insert(tree, path, file(data, mode, mtime))?;
         }
@@ -184,6 +193,7 @@ struct Owner {
 
 /// Installs verified packages into a tree, keeping apk's database in step.
 pub struct Installer {
+    db: &'static str,
     owners: HashMap<String, Owner>,
     installed: String,
     scripts: Vec<u8>,
@@ -194,6 +204,7 @@ pub struct Installer {
 impl Installer {
     /// Starts from the tree's current database (empty, or a base image's).
     pub fn new(tree: &Tree, build_time: u64) -> Installer {
+        let db = db_dir(tree);
         let installed = installed_db(tree).unwrap_or_default();
         let mut owners = HashMap::new();
         if let Ok(index) = super::index::Index::parse(installed.clone()) {
@@ -216,15 +227,16 @@ impl Installer {
                 }
             }
         }
-        let mut scripts = file_text(tree, SCRIPTS).unwrap_or_default();
+        let mut scripts = file_text(tree, &format!("{db}/scripts.tar")).unwrap_or_default();
         if scripts.len() >= 1024 && scripts[scripts.len() - 1024..].iter().all(|b| *b == 0) {
             scripts.truncate(scripts.len() - 1024);
         }
         Installer {
+            db,
             owners,
             installed,
             scripts,
-            triggers: file_text(tree, TRIGGERS)
+            triggers: file_text(tree, &format!("{db}/triggers"))
                 .map(|t| String::from_utf8_lossy(&t).into_owned())
                 .unwrap_or_default(),
             build_time,
@@ -360,11 +372,17 @@ impl Installer {
 
     /// Writes the database files.
     pub fn finish(mut self, tree: &mut Tree) -> Result<(), ApkError> {
-        let t = self.build_time;
-        insert(tree, INSTALLED, file(self.installed.into_bytes(), 0o644, t))?;
+        let (t, db) = (self.build_time, self.db);
+        let installed = self.installed.into_bytes();
+        insert(tree, &format!("{db}/installed"), file(installed, 0o644, t))?;
         self.scripts.extend_from_slice(&[0u8; 1024]);
-        insert(tree, SCRIPTS, file(self.scripts, 0o644, t))?;
-        insert(tree, TRIGGERS, file(self.triggers.into_bytes(), 0o644, t))?;
+        insert(
+            tree,
+            &format!("{db}/scripts.tar"),
+            file(self.scripts, 0o644, t),
+        )?;
+        let triggers = self.triggers.into_bytes();
+        insert(tree, &format!("{db}/triggers"), file(triggers, 0o644, t))?;
         Ok(())
     }
 }

@@ -75,8 +75,13 @@ impl ApkFile {
     pub fn open(bytes: Vec<u8>, expected: Option<&str>, what: &str) -> Result<ApkFile, ApkError> {
         let malformed = |why: String| ApkError::Malformed(format!("package {what}: {why}"));
         let control_offset = sign::split(&bytes, &format!("package {what}"))?.offset;
-        let (control, control_len) = sign::first_member(&bytes[control_offset..])
-            .map_err(|e| malformed(format!("its control section is not gzip: {e}")))?;
+        let (control, control_len) =
+            sign::first_member(&bytes[control_offset..]).map_err(|e| match expected {
+                Some(sum) => ApkError::Integrity(format!(
+                    "package {what}: its control section is corrupt ({e}), so it cannot match the index's checksum {sum}; refusing to install it"
+                )),
+                None => malformed(format!("its control section is not gzip: {e}")),
+            })?;
         let control_bytes = &bytes[control_offset..control_offset + control_len];
         let checksum = q1(&Sha1::digest(control_bytes));
         if let Some(expected) = expected
