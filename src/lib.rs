@@ -5,4 +5,5 @@ pub mod apk;
 pub mod auth;
 pub mod cli;
 pub mod fs;
+pub mod image;
 pub mod registry;

@@ -1,0 +1,5 @@
+//! The image half of the builder: the apko configuration, the filesystem changes apko makes
+//! after installing packages (accounts, paths, devices), the layer writer, and the OCI and
+//! docker outputs.
+
+pub mod config;
