@@ -3,3 +3,5 @@
 //! docker outputs.
 
 pub mod config;
+pub mod layer;
+pub mod oci;

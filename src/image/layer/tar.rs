@@ -1,0 +1,291 @@
+//! Tree → tar, byte for byte as apko writes layers (Go's `archive/tar` driven by
+//! `fs.WalkDir`): entries in directory-walk order, USTAR headers unless a field needs PAX,
+//! Go's header encoding (octal fields, `NUL space` checksum, `PaxHeaders.0/` extended-header
+//! names), user and group names looked up in the image's own `/etc/passwd` and `/etc/group`,
+//! and extended attributes as `SCHILY.xattr.*` records.
+//!
+//! The `tar` crate's writer encodes the checksum and PAX names differently from Go, which would
+//! change every layer digest against apko, so headers are encoded here; reading uses the crate.
+
+use crate::fs::{Entry, Kind, Tree};
+use std::collections::{BTreeMap, HashMap};
+
+const BLOCK: usize = 512;
+
+/// The order `fs.WalkDir` visits paths: each directory's entries sorted by name, children
+/// right after their parent (`a`, `a/b`, `a-c`; a plain byte sort would put `a-c` before
+/// `a/b`).
+pub fn walk_order(tree: &Tree) -> Vec<(&str, &Entry)> {
+    let mut entries: Vec<(&str, &Entry)> = tree.iter().collect();
+    entries.sort_by(|(a, _), (b, _)| {
+        a.bytes()
+            .map(|c| if c == b'/' { 0 } else { c })
+            .cmp(b.bytes().map(|c| if c == b'/' { 0 } else { c }))
+    });
+    entries
+}
+
+/// Writes the whole tree as a tar archive (with the two zero blocks that end it).
+pub fn write(tree: &Tree, out: &mut Vec<u8>) {
+    let users = names(tree, "etc/passwd");
+    let groups = names(tree, "etc/group");
+    for (path, entry) in walk_order(tree) {
+        let data: &[u8] = match &entry.kind {
+            Kind::File(d) => d,
+            _ => &[],
+        };
+        let header = Header {
+            name: path,
+            entry,
+            size: data.len() as u64,
+            uname: users.get(&entry.uid).map_or("", String::as_str),
+            gname: groups.get(&entry.gid).map_or("", String::as_str),
+        };
+        header.write(out);
+        out.extend_from_slice(data);
+        pad(out);
+    }
+    out.resize(out.len() + 2 * BLOCK, 0);
+}
+
+/// `id → name` from a passwd or group file in the tree (later lines win, bad lines are
+/// skipped), as apko's `walkFS` reads them.
+fn names(tree: &Tree, path: &str) -> HashMap<u32, String> {
+    let mut map = HashMap::new();
+    if let Some(Entry {
+        kind: Kind::File(data),
+        ..
+    }) = tree.get(path)
+    {
+        for line in String::from_utf8_lossy(data).lines() {
+            let fields: Vec<&str> = line.split(':').collect();
+            if fields.len() >= 3
+                && let Ok(id) = fields[2].parse::<u32>()
+            {
+                map.insert(id, fields[0].to_string());
+            }
+        }
+    }
+    map
+}
+
+fn pad(out: &mut Vec<u8>) {
+    let rem = out.len() % BLOCK;
+    if rem != 0 {
+        out.resize(out.len() + BLOCK - rem, 0);
+    }
+}
+
+struct Header<'a> {
+    name: &'a str,
+    entry: &'a Entry,
+    size: u64,
+    uname: &'a str,
+    gname: &'a str,
+}
+
+impl Header<'_> {
+    fn write(&self, out: &mut Vec<u8>) {
+        let e = self.entry;
+        let (typeflag, link): (u8, &str) = match &e.kind {
+            Kind::File(_) => (b'0', ""),
+            Kind::Hardlink(t) => (b'1', t),
+            Kind::Symlink(t) => (b'2', t),
+            Kind::CharDevice(..) => (b'3', ""),
+            Kind::BlockDevice(..) => (b'4', ""),
+            Kind::Dir => (b'5', ""),
+            Kind::Fifo => (b'6', ""),
+        };
+        let (major, minor) = match e.kind {
+            Kind::CharDevice(a, b) | Kind::BlockDevice(a, b) => (u64::from(a), u64::from(b)),
+            _ => (0, 0),
+        };
+
+        // Go's Header.allowedFormats: which fields force PAX, and the records they need.
+        let mut ustar = true;
+        let mut pax: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        for (value, size, key) in [
+            (self.name, 100, "path"),
+            (link, 100, "linkpath"),
+            (self.uname, 32, "uname"),
+            (self.gname, 32, "gname"),
+        ] {
+            if !is_ascii(value) || value.len() > size {
+                if key != "path" || split_ustar_path(value).is_none() {
+                    ustar = false;
+                }
+                pax.insert(key.into(), value.as_bytes().to_vec());
+            }
+        }
+        for (value, size, key) in [
+            (u64::from(e.uid), 8, "uid"),
+            (u64::from(e.gid), 8, "gid"),
+            (self.size, 12, "size"),
+        ] {
+            if !fits_octal(size, value) {
+                ustar = false;
+                pax.insert(key.into(), value.to_string().into_bytes());
+            }
+        }
+        if matches!(e.kind, Kind::File(_) | Kind::Dir) && !e.xattrs.is_empty() {
+            ustar = false;
+            for (k, v) in &e.xattrs {
+                pax.insert(format!("SCHILY.xattr.{k}"), v.clone());
+            }
+        }
+
+        let mut b = [0u8; BLOCK];
+        let mut name = self.name.to_string();
+        let mut prefix = String::new();
+        if ustar {
+            if let Some((p, n)) = split_ustar_path(self.name) {
+                prefix = p.to_string();
+                name = n.to_string();
+            }
+        } else {
+            write_pax(self.name, &pax, out);
+            name = to_ascii(&name);
+        }
+        put_str(&mut b[0..100], &name);
+        put_octal(&mut b[100..108], u64::from(e.mode & 0o7777));
+        put_octal(&mut b[108..116], u64::from(e.uid));
+        put_octal(&mut b[116..124], u64::from(e.gid));
+        put_octal(&mut b[124..136], self.size);
+        put_octal(&mut b[136..148], e.mtime);
+        b[156] = typeflag;
+        put_str(&mut b[157..257], &to_ascii(link));
+        put_str(&mut b[265..297], &to_ascii(self.uname));
+        put_str(&mut b[297..329], &to_ascii(self.gname));
+        put_octal(&mut b[329..337], major);
+        put_octal(&mut b[337..345], minor);
+        put_str(&mut b[345..500], &prefix);
+        finish(&mut b);
+        out.extend_from_slice(&b);
+    }
+}
+
+/// An extended header (`x`) holding `records`, named `DIR/PaxHeaders.0/FILE` as Go names it.
+fn write_pax(real_name: &str, records: &BTreeMap<String, Vec<u8>>, out: &mut Vec<u8>) {
+    let mut data = Vec::new();
+    for (k, v) in records {
+        let base = k.len() + v.len() + 3;
+        let mut size = base + base.to_string().len();
+        if size.to_string().len() != base.to_string().len() {
+            size = base + size.to_string().len();
+        }
+        data.extend_from_slice(format!("{size} {k}=").as_bytes());
+        data.extend_from_slice(v);
+        data.push(b'\n');
+    }
+    let (dir, file) = match real_name.rfind('/') {
+        Some(i) => (&real_name[..i], &real_name[i + 1..]),
+        None => ("", real_name),
+    };
+    let mut name = if dir.is_empty() {
+        format!("PaxHeaders.0/{file}")
+    } else {
+        format!("{dir}/PaxHeaders.0/{file}")
+    };
+    name = to_ascii(&name);
+    name.truncate(100);
+    let name = name.trim_end_matches('/');
+    let mut b = [0u8; BLOCK];
+    put_str(&mut b[0..100], name);
+    put_octal(&mut b[100..108], 0);
+    put_octal(&mut b[108..116], 0);
+    put_octal(&mut b[116..124], 0);
+    put_octal(&mut b[124..136], data.len() as u64);
+    put_octal(&mut b[136..148], 0);
+    b[156] = b'x';
+    finish(&mut b);
+    out.extend_from_slice(&b);
+    out.extend_from_slice(&data);
+    pad(out);
+}
+
+/// Magic, version and checksum (`%06o\0 `), as Go's `block.setFormat` for USTAR and PAX.
+fn finish(b: &mut [u8; BLOCK]) {
+    b[257..263].copy_from_slice(b"ustar\0");
+    b[263..265].copy_from_slice(b"00");
+    let sum: u64 = b
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { u64::from(c) })
+        .sum();
+    put_octal(&mut b[148..155], sum);
+    b[155] = b' ';
+}
+
+fn is_ascii(s: &str) -> bool {
+    s.bytes().all(|c| c < 0x80 && c != 0)
+}
+
+fn to_ascii(s: &str) -> String {
+    s.chars().filter(|&c| c < '\u{80}' && c != '\0').collect()
+}
+
+fn fits_octal(field: usize, x: u64) -> bool {
+    field >= 22 || x < 1u64 << (3 * (field - 1))
+}
+
+/// Go's `formatString`: the bytes, NUL-terminated when shorter than the field.
+fn put_str(field: &mut [u8], s: &str) {
+    let n = s.len().min(field.len());
+    field[..n].copy_from_slice(&s.as_bytes()[..n]);
+    if n < field.len() {
+        field[n] = 0;
+    }
+}
+
+/// Go's `formatOctal`: zero-padded octal leaving room for a NUL; 0 when it does not fit.
+fn put_octal(field: &mut [u8], x: u64) {
+    let x = if fits_octal(field.len(), x) { x } else { 0 };
+    let s = format!("{x:0width$o}", width = field.len() - 1);
+    put_str(field, &s);
+}
+
+/// Go's `splitUSTARPath`: a long ASCII name split at a `/` into a ≤155-byte prefix and a
+/// ≤100-byte name.
+fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
+    let mut length = name.len();
+    if length <= 100 || !is_ascii(name) {
+        return None;
+    }
+    if length > 156 {
+        length = 156;
+    } else if name.as_bytes()[length - 1] == b'/' {
+        length -= 1;
+    }
+    let i = name[..length].rfind('/')?;
+    let (nlen, plen) = (name.len() - i - 1, i);
+    if i == 0 || nlen > 100 || nlen == 0 || plen > 155 {
+        return None;
+    }
+    Some((&name[..i], &name[i + 1..]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn walk_order_puts_children_after_parents() {
+        let mut t = Tree::new();
+        for p in ["a-c", "a/b", "a/b/c", "ab"] {
+            t.insert(p, Entry::dir(0o755)).unwrap();
+        }
+        let order: Vec<&str> = walk_order(&t).into_iter().map(|(p, _)| p).collect();
+        assert_eq!(order, ["a", "a/b", "a/b/c", "a-c", "ab"]);
+    }
+
+    #[test]
+    fn pax_record_lengths() {
+        let mut out = Vec::new();
+        let mut r = BTreeMap::new();
+        r.insert("path".to_string(), vec![b'x'; 92]);
+        write_pax("d/f", &r, &mut out);
+        // "102 path=xxx…\n" is 102 bytes: 3 digits plus 99 — the length counts itself.
+        assert_eq!(&out[512..516], b"102 ");
+        assert_eq!(&out[..17], b"d/PaxHeaders.0/f\0");
+    }
+}
