@@ -2,6 +2,7 @@
 //! after installing packages (accounts, paths, devices), the layer writer, and the OCI and
 //! docker outputs.
 
+pub mod base;
 pub mod config;
 pub mod layer;
 pub mod oci;

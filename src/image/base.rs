@@ -1,0 +1,228 @@
+//! `contents.baseimage`: a local OCI layout (as apko writes one) whose image for the build's
+//! architecture is the bottom of the new image. Its layers are kept as they are (same blobs,
+//! same digests) and also unpacked into the tree, so packages install on top of what the base
+//! holds and the new layer carries only what changed.
+
+use super::config::Arch;
+use super::oci::{self, ConfigFile, Descriptor, Index, Manifest};
+use crate::fs::{Entry, Kind, Tree, normalize};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Why a base image could not be used.
+#[derive(Debug, thiserror::Error)]
+#[error("base image {layout}: {why}")]
+pub struct BaseError {
+    layout: String,
+    why: String,
+}
+
+/// One base layer, kept byte for byte.
+#[derive(Debug, Clone)]
+pub struct BaseLayer {
+    /// The blob as stored in the layout.
+    pub blob: Arc<Vec<u8>>,
+    /// Its descriptor in the base manifest.
+    pub descriptor: Descriptor,
+    /// Its diff_id from the base config.
+    pub diff_id: String,
+}
+
+/// The base image for one architecture.
+#[derive(Debug, Clone)]
+pub struct BaseImage {
+    /// Its config (run settings and history are inherited).
+    pub config: ConfigFile,
+    /// Its layers, bottom first.
+    pub layers: Vec<BaseLayer>,
+}
+
+impl BaseImage {
+    /// Opens the image for `arch` in the layout at `dir`.
+    pub fn open(dir: &Path, arch: &Arch) -> Result<BaseImage, BaseError> {
+        let err = |why: String| BaseError {
+            layout: dir.display().to_string(),
+            why,
+        };
+        let read = |digest: &str| -> Result<Vec<u8>, BaseError> {
+            let hex = digest
+                .strip_prefix("sha256:")
+                .filter(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+                .ok_or_else(|| err(format!("unsupported digest {digest:?}")))?;
+            let path: PathBuf = dir.join("blobs/sha256").join(hex);
+            let data = std::fs::read(&path)
+                .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+            if super::layer::sha256(&data) != digest {
+                return Err(err(format!("blob {digest} does not match its digest")));
+            }
+            Ok(data)
+        };
+        fn json<T: serde::de::DeserializeOwned>(data: &[u8], what: &str) -> Result<T, String> {
+            serde_json::from_slice(data).map_err(|e| format!("invalid {what}: {e}"))
+        }
+        let index_path = dir.join("index.json");
+        let index: Index = json(
+            &std::fs::read(&index_path)
+                .map_err(|e| err(format!("cannot read {}: {e}", index_path.display())))?,
+            "index.json",
+        )
+        .map_err(err)?;
+        let (want_arch, want_variant) = arch.oci_platform();
+        let desc = find_manifest(&index, want_arch, want_variant, &read, &|d| {
+            json::<Index>(d, "index").map_err(err)
+        })?
+            .ok_or_else(|| err(format!("no image for architecture {arch}")))?;
+        let manifest: Manifest = json(&read(&desc.digest)?, "manifest").map_err(err)?;
+        let config: ConfigFile = json(&read(&manifest.config.digest)?, "config").map_err(err)?;
+        if config.rootfs.diff_ids.len() != manifest.layers.len() {
+            return Err(err("config and manifest disagree on the layers".into()));
+        }
+        let layers = manifest
+            .layers
+            .iter()
+            .zip(&config.rootfs.diff_ids)
+            .map(|(d, diff_id)| {
+                Ok(BaseLayer {
+                    blob: Arc::new(read(&d.digest)?),
+                    descriptor: d.clone(),
+                    diff_id: diff_id.clone(),
+                })
+            })
+            .collect::<Result<_, BaseError>>()?;
+        Ok(BaseImage { config, layers })
+    }
+
+    /// Unpacks every layer, bottom first, into `tree` (whiteouts applied).
+    pub fn unpack(&self, tree: &mut Tree) -> Result<(), String> {
+        for l in &self.layers {
+            let mut raw = Vec::new();
+            let read = if l.descriptor.media_type.ends_with("gzip") {
+                flate2::read::GzDecoder::new(&l.blob[..]).read_to_end(&mut raw)
+            } else {
+                (&l.blob[..]).read_to_end(&mut raw)
+            };
+            read.map_err(|e| format!("layer {}: {e}", l.descriptor.digest))?;
+            if super::layer::sha256(&raw) != l.diff_id {
+                return Err(format!(
+                    "layer {} does not match its diff_id {}",
+                    l.descriptor.digest, l.diff_id
+                ));
+            }
+            unpack_tar(&raw, tree).map_err(|e| format!("layer {}: {e}", l.descriptor.digest))?;
+        }
+        Ok(())
+    }
+}
+
+type ReadBlob<'a> = dyn Fn(&str) -> Result<Vec<u8>, BaseError> + 'a;
+
+/// The manifest for a platform, looking into nested indexes too.
+fn find_manifest(
+    index: &Index,
+    arch: &str,
+    variant: Option<&str>,
+    read: &ReadBlob<'_>,
+    parse_index: &dyn Fn(&[u8]) -> Result<Index, BaseError>,
+) -> Result<Option<Descriptor>, BaseError> {
+    for d in &index.manifests {
+        if d.media_type == oci::INDEX_MEDIA_TYPE {
+            let nested = parse_index(&read(&d.digest)?)?;
+            if let Some(found) = find_manifest(&nested, arch, variant, read, parse_index)? {
+                return Ok(Some(found));
+            }
+        } else if let Some(p) = &d.platform
+            && p.architecture == arch
+            && (variant.is_none() || p.variant == variant.unwrap_or_default())
+        {
+            return Ok(Some(d.clone()));
+        }
+    }
+    Ok(None)
+}
+
+/// Applies one uncompressed layer tar to `tree`, honouring OCI whiteouts.
+pub fn unpack_tar(raw: &[u8], tree: &mut Tree) -> std::io::Result<()> {
+    let mut archive = tar::Archive::new(raw);
+    for entry in archive.entries()? {
+        let mut entry = entry?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let path = normalize(&path).map_err(std::io::Error::other)?;
+        let (dir, name) = match path.rfind('/') {
+            Some(i) => (&path[..i], &path[i + 1..]),
+            None => ("", path.as_str()),
+        };
+        if name == ".wh..wh..opq" {
+            let prefix = if dir.is_empty() {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            let below: Vec<String> = tree
+                .iter()
+                .map(|(p, _)| p)
+                .filter(|p| p.starts_with(&prefix) && *p != dir)
+                .map(str::to_string)
+                .collect();
+            for p in below {
+                tree.remove(&p);
+            }
+            continue;
+        }
+        if let Some(hidden) = name.strip_prefix(".wh.") {
+            tree.remove(&if dir.is_empty() {
+                hidden.to_string()
+            } else {
+                format!("{dir}/{hidden}")
+            });
+            continue;
+        }
+        let header = entry.header().clone();
+        let link_name = entry
+            .link_name()?
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let link = || -> std::io::Result<String> { Ok(link_name.clone()) };
+        let kind = match header.entry_type() {
+            tar::EntryType::Directory => Kind::Dir,
+            tar::EntryType::Symlink => Kind::Symlink(link()?),
+            tar::EntryType::Link => Kind::Hardlink(normalize(&link()?).map_err(std::io::Error::other)?),
+            tar::EntryType::Char => Kind::CharDevice(
+                header.device_major()?.unwrap_or(0),
+                header.device_minor()?.unwrap_or(0),
+            ),
+            tar::EntryType::Block => Kind::BlockDevice(
+                header.device_major()?.unwrap_or(0),
+                header.device_minor()?.unwrap_or(0),
+            ),
+            tar::EntryType::Fifo => Kind::Fifo,
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let mut data = Vec::with_capacity(entry.size() as usize);
+                entry.read_to_end(&mut data)?;
+                Kind::File(data.into())
+            }
+            _ => continue,
+        };
+        let mut xattrs = BTreeMap::new();
+        if let Some(exts) = entry.pax_extensions()? {
+            for ext in exts {
+                let ext = ext?;
+                if let Some(k) = ext.key().ok().and_then(|k| k.strip_prefix("SCHILY.xattr.")) {
+                    xattrs.insert(k.to_string(), ext.value_bytes().to_vec());
+                }
+            }
+        }
+        let e = Entry {
+            kind,
+            mode: header.mode()? & 0o7777,
+            uid: header.uid()? as u32,
+            gid: header.gid()? as u32,
+            mtime: header.mtime()?,
+            xattrs,
+        };
+        // A directory over an existing directory keeps what is below it.
+        tree.insert(&path, e).map_err(std::io::Error::other)?;
+    }
+    Ok(())
+}
