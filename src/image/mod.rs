@@ -2,7 +2,9 @@
 //! after installing packages (accounts, paths, devices), the layer writer, and the OCI and
 //! docker outputs.
 
+pub mod accounts;
 pub mod base;
 pub mod config;
 pub mod layer;
 pub mod oci;
+pub mod paths;

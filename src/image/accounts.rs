@@ -1,0 +1,192 @@
+//! `accounts` → `/etc/passwd` and `/etc/group`, as apko's `mutateAccounts` writes them: the
+//! lines the packages installed are kept, configured users and groups are appended
+//! (`name:x:uid:gid:Account created by apko:home:shell`, `name:x:gid:a,b`), and each user's
+//! missing home directory is created 0700 and owned by the user. `/etc/passwd` is always
+//! written (empty when nobody is configured or installed), `/etc/group` only when groups are
+//! configured, exactly as apko.
+
+use super::config::Accounts;
+use crate::fs::{Entry, Kind, Tree};
+
+/// Applies `accounts` to `tree`; new files and directories get `mtime`.
+pub fn apply(tree: &mut Tree, accounts: &Accounts, mtime: u64) -> Result<(), String> {
+    if !accounts.groups.is_empty() {
+        let mut text = existing(tree, "etc/group")?;
+        for g in &accounts.groups {
+            text.push_str(&format!(
+                "{}:x:{}:{}\n",
+                g.groupname,
+                g.gid,
+                g.members.join(",")
+            ));
+        }
+        write(tree, "etc/group", text, mtime)?;
+    }
+
+    let mut text = existing(tree, "etc/passwd")?;
+    for u in &accounts.users {
+        let shell = if u.shell.is_empty() {
+            "/bin/sh"
+        } else {
+            &u.shell
+        };
+        let home = if u.homedir.is_empty() {
+            format!("/home/{}", u.username)
+        } else {
+            u.homedir.clone()
+        };
+        text.push_str(&format!(
+            "{}:x:{}:{}:Account created by apko:{home}:{shell}\n",
+            u.username,
+            u.uid,
+            u.gid.unwrap_or(u.uid),
+        ));
+    }
+    // Home directories of every account in the file, the packages' ones too.
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let f: Vec<&str> = line.split(':').collect();
+        if f.len() != 7 {
+            return Err(format!(
+                "malformed line in /etc/passwd, {} fields instead of 7: {line:?}",
+                f.len()
+            ));
+        }
+        let (Ok(uid), Ok(gid)) = (f[2].parse::<u32>(), f[3].parse::<u32>()) else {
+            return Err(format!("malformed line in /etc/passwd: {line:?}"));
+        };
+        let home = f[5];
+        if home == "/dev/null" {
+            continue;
+        }
+        match tree.get(home) {
+            Some(Entry {
+                kind: Kind::Dir, ..
+            }) => {}
+            Some(_) => {
+                return Err(format!(
+                    "{} home directory {home} exists, but is not a directory",
+                    f[0]
+                ));
+            }
+            None => {
+                let mut parent = String::new();
+                for part in home.split('/').filter(|p| !p.is_empty()) {
+                    if !parent.is_empty() {
+                        parent.push('/');
+                    }
+                    parent.push_str(part);
+                    if tree.get(&parent).is_none() {
+                        let mut e = Entry::dir(0o755);
+                        e.mtime = mtime;
+                        tree.insert(&parent, e).map_err(|e| e.to_string())?;
+                    }
+                }
+                let dir = tree.get_mut(home).expect("just created");
+                dir.mode = 0o700;
+                dir.uid = uid;
+                dir.gid = gid;
+            }
+        }
+    }
+    write(tree, "etc/passwd", text, mtime)
+}
+
+/// The file's text, or empty when it does not exist.
+fn existing(tree: &Tree, path: &str) -> Result<String, String> {
+    match tree.get(path) {
+        None => Ok(String::new()),
+        Some(Entry {
+            kind: Kind::File(data),
+            ..
+        }) => {
+            let mut text = String::from_utf8_lossy(data).into_owned();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            Ok(text)
+        }
+        Some(_) => Err(format!("/{path} is not a regular file")),
+    }
+}
+
+/// Replaces the contents, keeping the mode and owner of an existing file (new: 0644 root).
+fn write(tree: &mut Tree, path: &str, text: String, mtime: u64) -> Result<(), String> {
+    let data: std::sync::Arc<[u8]> = text.into_bytes().into();
+    if let Some(e) = tree.get_mut(path) {
+        e.kind = Kind::File(data);
+        return Ok(());
+    }
+    let mut e = Entry::file(data, 0o644);
+    e.mtime = mtime;
+    tree.insert(path, e).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::config::{Group, User};
+
+    fn text(t: &Tree, p: &str) -> String {
+        match &t.get(p).unwrap().kind {
+            Kind::File(d) => String::from_utf8(d.to_vec()).unwrap(),
+            k => panic!("{k:?}"),
+        }
+    }
+
+    #[test]
+    fn users_and_groups_as_apko_writes_them() {
+        let mut t = Tree::new();
+        t.insert(
+            "etc/passwd",
+            Entry::file(&b"root:x:0:0:root:/root:/bin/ash"[..], 0o644),
+        )
+        .unwrap();
+        let acc = Accounts {
+            run_as: String::new(),
+            users: vec![
+                User {
+                    username: "something-else".into(),
+                    uid: 2,
+                    gid: Some(1),
+                    homedir: "/not/home".into(),
+                    ..User::default()
+                },
+                User {
+                    username: "user".into(),
+                    uid: 3,
+                    ..User::default()
+                },
+            ],
+            groups: vec![Group {
+                groupname: "nonroot".into(),
+                gid: 65532,
+                members: vec!["user".into(), "something-else".into()],
+            }],
+        };
+        apply(&mut t, &acc, 7).unwrap();
+        assert_eq!(
+            text(&t, "etc/passwd"),
+            "root:x:0:0:root:/root:/bin/ash\n\
+             something-else:x:2:1:Account created by apko:/not/home:/bin/sh\n\
+             user:x:3:3:Account created by apko:/home/user:/bin/sh\n"
+        );
+        assert_eq!(
+            text(&t, "etc/group"),
+            "nonroot:x:65532:user,something-else\n"
+        );
+        let home = t.get("home/user").unwrap();
+        assert_eq!((home.mode, home.uid, home.gid), (0o700, 3, 3));
+        assert_eq!(t.get("home").unwrap().mode, 0o755);
+        assert_eq!(t.get("not/home").unwrap().uid, 2);
+        assert_eq!(t.get("root").unwrap().mode, 0o700);
+        assert_eq!(t.get("etc/group").unwrap().mtime, 7);
+    }
+
+    #[test]
+    fn empty_passwd_and_no_group_without_accounts() {
+        let mut t = Tree::new();
+        apply(&mut t, &Accounts::default(), 0).unwrap();
+        assert_eq!(text(&t, "etc/passwd"), "");
+        assert!(t.get("etc/group").is_none());
+    }
+}
