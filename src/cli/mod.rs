@@ -3,6 +3,7 @@
 
 mod auth;
 mod auth_args;
+mod build;
 mod login;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -23,12 +24,25 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     config: Option<PathBuf>,
 
+    /// Change to this directory before doing anything (as apko's -C).
+    #[arg(short = 'C', long, global = true, value_name = "DIR")]
+    workdir: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Build an image from an apko configuration: OCI layout (existing directory) or docker
+    /// tarball.
+    Build(Box<build::BuildArgs>),
+    /// Print the configuration as apko reads it (includes merged, credentials redacted).
+    ShowConfig {
+        /// The apko configuration (YAML).
+        #[arg(value_name = "CONFIG")]
+        config_file: PathBuf,
+    },
     /// Log in to a registry (stores through the configured credential helper).
     Login(login::LoginArgs),
     /// Log out from a registry (erases from the helper and the config file).
@@ -61,8 +75,16 @@ pub fn main() -> ExitCode {
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    if let Some(dir) = &cli.workdir
+        && let Err(e) = std::env::set_current_dir(dir)
+    {
+        eprintln!("Error: cannot change to {}: {e}", dir.display());
+        return ExitCode::FAILURE;
+    }
     let config = cli.config.as_deref();
     let result = match cli.command {
+        Command::Build(args) => build::run(*args, config),
+        Command::ShowConfig { config_file } => build::show_config(&config_file),
         Command::Login(args) => login::login(args, config),
         Command::Logout(args) => login::logout(args, config),
         Command::Auth(cmd) => auth::run(cmd, config),

@@ -2,10 +2,13 @@
 //! after installing packages (accounts, paths, devices), the layer writer, and the OCI and
 //! docker outputs.
 
+mod apk_shim;
 pub mod accounts;
 pub mod assemble;
 pub mod base;
+pub mod build;
 pub mod config;
 pub mod layer;
 pub mod oci;
+pub mod output;
 pub mod paths;

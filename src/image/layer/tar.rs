@@ -48,6 +48,31 @@ pub fn write(tree: &Tree, out: &mut Vec<u8>) {
     out.resize(out.len() + 2 * BLOCK, 0);
 }
 
+/// The header of a plain root-owned 0644 file with mtime 0, as go-containerregistry writes the
+/// entries of a `docker save` tarball.
+pub fn file_header(name: &str, size: u64) -> Vec<u8> {
+    let entry = Entry::file(Vec::new(), 0o644);
+    let mut out = Vec::with_capacity(BLOCK);
+    Header {
+        name,
+        entry: &entry,
+        size,
+        uname: "",
+        gname: "",
+    }
+    .write(&mut out);
+    out
+}
+
+/// Zero bytes that pad an entry of `size` bytes to a whole block.
+pub fn padding(size: u64) -> &'static [u8] {
+    const ZEROS: [u8; BLOCK] = [0; BLOCK];
+    &ZEROS[..(BLOCK - (size as usize % BLOCK)) % BLOCK]
+}
+
+/// The two zero blocks that end an archive.
+pub const END: [u8; 2 * BLOCK] = [0; 2 * BLOCK];
+
 /// `id → name` from a passwd or group file in the tree (later lines win, bad lines are
 /// skipped), as apko's `walkFS` reads them.
 fn names(tree: &Tree, path: &str) -> HashMap<u32, String> {

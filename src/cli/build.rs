@@ -1,0 +1,283 @@
+//! `apko build CONFIG TAG OUTPUT`, with real apko's flags plus `--auth`/`--auth-file`.
+
+use super::auth_args::AuthArgs;
+use crate::image::build::{self, Options};
+use crate::image::config::{Arch, ImageConfig, arch};
+use crate::image::{layer, oci, output};
+use crate::registry::reference::Reference;
+use anyhow::{Context, anyhow, bail};
+use clap::Args;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Flags of `apko build`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "OUTPUT: an existing directory gets an OCI image layout; any other path a docker tarball (docker load, podman load) that also carries the OCI index.\n\nExample:\n  apko build examples/hello/apko.yaml hello:latest hello.tar"
+)]
+pub struct BuildArgs {
+    /// The apko configuration (YAML).
+    #[arg(value_name = "CONFIG")]
+    pub config_file: PathBuf,
+    /// The image reference; each architecture's image is also tagged TAG-ARCH.
+    pub tag: String,
+    /// An existing directory (OCI layout) or a file path (docker tarball).
+    pub output: PathBuf,
+    /// Architectures (comma list; apk or OCI names; `host`, `all`). Default: the config's
+    /// `archs`, else all.
+    #[arg(long, value_delimiter = ',')]
+    pub arch: Vec<String>,
+    /// Extra keys for the keyring.
+    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
+    pub keyring_append: Vec<String>,
+    /// Extra repositories (used to build and written into the image).
+    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
+    pub repository_append: Vec<String>,
+    /// Extra build-only repositories (never written into the image).
+    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
+    pub build_repository_append: Vec<String>,
+    /// Extra packages.
+    #[arg(short = 'p', long = "package-append", value_name = "PACKAGE")]
+    pub package_append: Vec<String>,
+    /// Extra annotations, `key:value`.
+    #[arg(long, value_name = "KEY:VALUE")]
+    pub annotations: Vec<String>,
+    /// The build date (RFC 3339); SOURCE_DATE_EPOCH, when set, wins.
+    #[arg(long, value_name = "DATE")]
+    pub build_date: Option<String>,
+    /// Use only the download cache; no network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Directory of downloaded packages and indexes.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+    /// An apko lockfile: install exactly the packages it lists.
+    #[arg(long, value_name = "FILE")]
+    pub lockfile: Option<PathBuf>,
+    /// Directories searched for `include` files.
+    #[arg(long, value_name = "DIR")]
+    pub include_paths: Vec<PathBuf>,
+    /// Do not verify repository signatures (dangerous).
+    #[arg(long)]
+    pub ignore_signatures: bool,
+    /// Accepted for compatibility: this builder writes no SBOM yet.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub sbom: bool,
+    /// Accepted for compatibility (no SBOM is written).
+    #[arg(long, value_name = "DIR")]
+    pub sbom_path: Option<PathBuf>,
+    /// Accepted for compatibility (no SBOM is written).
+    #[arg(long, value_name = "FORMATS")]
+    pub sbom_formats: Option<String>,
+    /// Accepted for compatibility (no VCS probing).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub vcs: bool,
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Runs `apko build`.
+pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let reference = Reference::parse(&args.tag)?;
+    let mut ic = ImageConfig::load(&args.config_file, &args.include_paths)?;
+    ic.contents.keyring.extend(args.keyring_append.iter().cloned());
+    ic.contents
+        .repositories
+        .extend(args.repository_append.iter().cloned());
+    ic.contents
+        .build_repositories
+        .extend(args.build_repository_append.iter().cloned());
+    ic.contents
+        .packages
+        .extend(args.package_append.iter().cloned());
+    for a in &args.annotations {
+        let (k, v) = a
+            .split_once(':')
+            .ok_or_else(|| anyhow!("unable to parse annotation: {a}"))?;
+        ic.annotations
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
+    }
+    let archs = if !args.arch.is_empty() {
+        arch::parse_list(&args.arch)
+    } else if !ic.archs.is_empty() {
+        arch::parse_list(&ic.archs)
+    } else {
+        arch::parse_list(&["all".into()])
+    };
+    let build_date = build_date(args.build_date.as_deref())?;
+    if args.ignore_signatures {
+        tracing::warn!("ignoring signatures is not recommended");
+    }
+    if args.sbom && (args.sbom_path.is_some() || args.sbom_formats.is_some()) {
+        tracing::warn!("SBOM generation is not supported yet: no SBOM is written");
+    }
+    let resolver = Arc::new(args.auth.resolver(config_dir, vec![reference.registry.clone()])?);
+    let to_dir = args.output.is_dir();
+    if !to_dir && args.output.to_string_lossy().ends_with('/') {
+        bail!("output directory {} does not exist", args.output.display());
+    }
+
+    let bars = Bars::new(&archs);
+    let opts = Options {
+        archs,
+        build_date,
+        ignore_signatures: args.ignore_signatures,
+        offline: args.offline,
+        cache_dir: args.cache_dir.clone(),
+        lockfile: args.lockfile.clone(),
+        resolver,
+        threads: layer::threads(),
+        progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(layer::threads())
+        .build()
+        .context("cannot start the async runtime")?;
+    let built = runtime.block_on(build::build(Arc::new(ic), opts))?;
+
+    if to_dir {
+        output::write_layout(&args.output, &built.images, &built.index, &reference)
+            .with_context(|| format!("writing OCI layout to {}", args.output.display()))?;
+    } else {
+        output::write_tarball(&args.output, &built.images, &built.index_json, &reference)
+            .with_context(|| format!("writing {}", args.output.display()))?;
+    }
+    for image in &built.images {
+        tracing::debug!(
+            "{}: {} ({})",
+            output::arch_tag(reference.tag.as_deref().unwrap_or("latest"), image),
+            image.descriptor.digest,
+            image.arch
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `apko show-config`: the configuration after `include`, as YAML, with credentials in
+/// repository and key URLs redacted.
+pub fn show_config(path: &Path) -> anyhow::Result<ExitCode> {
+    let mut ic = ImageConfig::load(path, &[])?;
+    let c = &mut ic.contents;
+    for url in c
+        .repositories
+        .iter_mut()
+        .chain(c.build_repositories.iter_mut())
+        .chain(c.runtime_repositories.iter_mut())
+        .chain(c.keyring.iter_mut())
+    {
+        *url = redact(url);
+    }
+    let mut value = serde_norway::to_value(&ic)?;
+    prune(&mut value);
+    print!("{}", serde_norway::to_string(&value)?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Drops empty values, as apko's `omitempty` fields do.
+fn prune(v: &mut serde_norway::Value) -> bool {
+    use serde_norway::Value;
+    match v {
+        Value::Mapping(m) => {
+            m.retain(|_, v| !prune(v));
+            m.is_empty()
+        }
+        Value::Sequence(s) => s.is_empty(),
+        Value::String(s) => s.is_empty(),
+        Value::Null => true,
+        Value::Bool(b) => !*b,
+        Value::Number(n) => n.as_u64() == Some(0),
+        Value::Tagged(_) => false,
+    }
+}
+
+/// `https://user:secret@host/x` → `https://user:xxxxx@host/x`, as Go's `url.Redacted`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            let masked = if userinfo.contains(':') {
+                format!("{user}:xxxxx")
+            } else {
+                user.to_string()
+            };
+            format!("{scheme}://{masked}@{host}{}", &rest[authority_end..])
+        }
+        None => url.to_string(),
+    }
+}
+
+/// `--build-date`, overridden by a non-empty SOURCE_DATE_EPOCH (a malformed one is an error).
+fn build_date(flag: Option<&str>) -> anyhow::Result<Option<u64>> {
+    if let Ok(v) = std::env::var("SOURCE_DATE_EPOCH")
+        && !v.is_empty()
+    {
+        return v
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|e| anyhow!("failed to parse SOURCE_DATE_EPOCH {v:?}: {e}"));
+    }
+    flag.map(|d| {
+        oci::parse_rfc3339(d)
+            .ok_or_else(|| anyhow!("invalid --build-date {d:?}: expected RFC 3339, e.g. 2024-01-02T15:04:05Z"))
+    })
+    .transpose()
+}
+
+/// One spinner per architecture on a terminal; nothing otherwise.
+struct Bars {
+    bars: Mutex<HashMap<Arch, ProgressBar>>,
+}
+
+impl Bars {
+    fn new(archs: &[Arch]) -> Bars {
+        let multi = MultiProgress::new();
+        let style = ProgressStyle::with_template("{spinner} {prefix:>8} {msg} {elapsed}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner());
+        let bars = archs
+            .iter()
+            .map(|a| {
+                let b = multi.add(ProgressBar::new_spinner());
+                b.set_style(style.clone());
+                b.set_prefix(a.to_string());
+                b.enable_steady_tick(Duration::from_millis(120));
+                (a.clone(), b)
+            })
+            .collect();
+        Bars {
+            bars: Mutex::new(bars),
+        }
+    }
+
+    fn set(&self, arch: &Arch, what: &str) {
+        let bars = self.bars.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = bars.get(arch) {
+            if what == "done" {
+                b.finish_with_message("done");
+            } else {
+                b.set_message(what.to_string());
+            }
+        }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        for b in self
+            .bars
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+        {
+            b.finish_and_clear();
+        }
+    }
+}

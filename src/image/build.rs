@@ -1,0 +1,331 @@
+//! One build, every architecture: base image → packages → accounts, paths and devices → layer
+//! → image, then the index. Architectures are built concurrently; each layer is compressed on
+//! every core.
+
+use super::apk_shim as apk;
+use super::assemble::{self, Image};
+use super::base::BaseImage;
+use super::config::{Arch, ImageConfig};
+use super::layer::Layer;
+use super::oci::{self, Index};
+use super::{accounts, paths};
+use crate::auth::Resolver;
+use crate::fs::{Entry, Kind, Tree};
+use anyhow::{Context, anyhow, bail};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Everything a build needs besides the configuration.
+#[derive(Clone)]
+pub struct Options {
+    /// Architectures to build.
+    pub archs: Vec<Arch>,
+    /// Fixed build date (`--build-date`, `SOURCE_DATE_EPOCH`); `None`: the newest package's.
+    pub build_date: Option<u64>,
+    /// Skip signature checks.
+    pub ignore_signatures: bool,
+    /// No network.
+    pub offline: bool,
+    /// Download cache.
+    pub cache_dir: Option<PathBuf>,
+    /// apko lockfile: install exactly these packages.
+    pub lockfile: Option<PathBuf>,
+    /// Credentials for repositories and keys.
+    pub resolver: Arc<Resolver>,
+    /// Compression threads per layer.
+    pub threads: usize,
+    /// Called with each architecture's progress (`installing`, `writing layer`…).
+    pub progress: Arc<dyn Fn(&Arch, &str) + Send + Sync>,
+}
+
+/// The images and their index.
+#[derive(Debug)]
+pub struct Built {
+    /// One image per architecture, sorted by architecture.
+    pub images: Vec<Image>,
+    /// The index.
+    pub index: Index,
+    /// The index's bytes.
+    pub index_json: Vec<u8>,
+}
+
+/// Builds every architecture of `ic`.
+pub async fn build(ic: Arc<ImageConfig>, opts: Options) -> anyhow::Result<Built> {
+    if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
+        bail!("building with base image is supported only with a lockfile");
+    }
+    let lock = match &opts.lockfile {
+        Some(p) => Some(Arc::new(Lockfile::read(p)?)),
+        None => None,
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for (i, arch) in opts.archs.iter().enumerate() {
+        let (ic, opts, arch, lock) = (ic.clone(), opts.clone(), arch.clone(), lock.clone());
+        tasks.spawn(async move {
+            let r = build_arch(&ic, &opts, &arch, lock.as_deref())
+                .await
+                .with_context(|| format!("building {arch}"));
+            (i, r)
+        });
+    }
+    let mut results: Vec<Option<(Image, u64)>> = vec![None; opts.archs.len()];
+    while let Some(joined) = tasks.join_next().await {
+        let (i, r) = joined.map_err(|e| anyhow!("a build task failed: {e}"))?;
+        results[i] = Some(r?);
+    }
+    let mut images: Vec<(Image, u64)> = results.into_iter().flatten().collect();
+    images.sort_by(|a, b| a.0.arch.cmp(&b.0.arch));
+    let created = opts
+        .build_date
+        .unwrap_or_else(|| images.iter().map(|(_, t)| *t).max().unwrap_or(0));
+    let images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
+    let index = assemble::index(&ic, &images, created);
+    let index_json = oci::to_go_json(&index);
+    Ok(Built {
+        images,
+        index,
+        index_json,
+    })
+}
+
+async fn build_arch(
+    ic: &ImageConfig,
+    opts: &Options,
+    arch: &Arch,
+    lock: Option<&Lockfile>,
+) -> anyhow::Result<(Image, u64)> {
+    let progress = |what: &str| (opts.progress)(arch, what);
+    let mut tree = Tree::new();
+    let base = match &ic.contents.baseimage {
+        Some(b) => {
+            progress("reading base image");
+            let base = BaseImage::open(std::path::Path::new(&b.image), arch)?;
+            base.unpack(&mut tree).map_err(|e| anyhow!("base image: {e}"))?;
+            Some(base)
+        }
+        None => None,
+    };
+    let base_tree = base.as_ref().map(|_| tree.clone());
+
+    progress("installing packages");
+    let packages = match lock {
+        Some(l) => l.packages_for(arch.to_apk()),
+        None => ic.contents.packages.clone(),
+    };
+    let req = apk::InstallRequest {
+        repositories: ic.contents.repositories.clone(),
+        build_repositories: ic.contents.build_repositories.clone(),
+        keyring: ic.contents.keyring.clone(),
+        packages,
+        arch: arch.to_apk().to_string(),
+        ignore_signatures: opts.ignore_signatures,
+        cache_dir: opts.cache_dir.clone(),
+        offline: opts.offline,
+        build_time: opts.build_date.unwrap_or(0),
+        resolver: &opts.resolver,
+    };
+    apk::install(&req, &mut tree).await?;
+    let created = opts.build_date.unwrap_or_else(|| newest_package(&tree));
+
+    finish_tree(&mut tree, ic, created)?;
+
+    progress("writing layer");
+    let layer_tree = match &base_tree {
+        Some(b) => diff(b, &tree, created),
+        None => tree,
+    };
+    let threads = opts.threads;
+    let layer = tokio::task::spawn_blocking(move || Layer::from_tree(&layer_tree, threads))
+        .await
+        .map_err(|e| anyhow!("writing the layer failed: {e}"))?;
+    let image = assemble::image(ic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
+    progress("done");
+    Ok((image, created))
+}
+
+/// What apko does to the tree after installing packages: runtime repositories, accounts
+/// (not on a base image: its accounts are kept), `paths`, and the character devices.
+pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
+    if !ic.contents.runtime_repositories.is_empty() {
+        append_lines(
+            tree,
+            "etc/apk/repositories",
+            &ic.contents.runtime_repositories,
+            created,
+        );
+    }
+    if ic.contents.baseimage.is_none() {
+        accounts::apply(tree, &ic.accounts, created)
+            .map_err(|e| anyhow!("failed to mutate accounts: {e}"))?;
+    }
+    paths::apply(tree, &ic.paths, created).map_err(|e| anyhow!(e))?;
+    for (name, major, minor, mode) in [
+        ("console", 5, 1, 0o620),
+        ("null", 1, 3, 0o666),
+        ("random", 1, 8, 0o666),
+        ("urandom", 1, 9, 0o666),
+        ("zero", 1, 5, 0o666),
+    ] {
+        let path = format!("dev/{name}");
+        if tree.get(&path).is_none() {
+            if tree.get("dev").is_none() {
+                let mut d = Entry::dir(0o755);
+                d.mtime = created;
+                tree.insert("dev", d)?;
+            }
+            let mut e = Entry::dir(mode);
+            e.kind = Kind::CharDevice(major, minor);
+            e.mtime = created;
+            tree.insert(&path, e)?;
+        }
+    }
+    Ok(())
+}
+
+fn append_lines(tree: &mut Tree, path: &str, lines: &[String], mtime: u64) {
+    let mut text = match tree.get(path).map(|e| &e.kind) {
+        Some(Kind::File(d)) => String::from_utf8_lossy(d).into_owned(),
+        _ => String::new(),
+    };
+    if !text.is_empty() && !text.ends_with('\n') {
+        text.push('\n');
+    }
+    for l in lines {
+        text.push_str(l);
+        text.push('\n');
+    }
+    let data: Arc<[u8]> = text.into_bytes().into();
+    match tree.get_mut(path) {
+        Some(e) => e.kind = Kind::File(data),
+        None => {
+            let mut e = Entry::file(data, 0o644);
+            e.mtime = mtime;
+            let _ = tree.insert(path, e);
+        }
+    }
+}
+
+/// The newest build time (`t:`) in the installed database: apko's image date when none is
+/// given.
+pub fn newest_package(tree: &Tree) -> u64 {
+    ["usr/lib/apk/db/installed", "lib/apk/db/installed"]
+        .iter()
+        .filter_map(|p| match tree.get(p).map(|e| &e.kind) {
+            Some(Kind::File(d)) => Some(d.clone()),
+            _ => None,
+        })
+        .flat_map(|d| {
+            String::from_utf8_lossy(&d)
+                .lines()
+                .filter_map(|l| l.strip_prefix("t:")?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+/// The layer that turns `base` into `full`: changed and new entries (with their parent
+/// directories as `full` has them) and whiteouts for what was removed.
+pub fn diff(base: &Tree, full: &Tree, mtime: u64) -> Tree {
+    let mut out = Tree::new();
+    let add = |out: &mut Tree, path: &str, e: &Entry| {
+        let mut parent = String::new();
+        for part in path.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, p)| p) {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            if out.get(&parent).is_none()
+                && let Some(pe) = full.get(&parent)
+            {
+                let _ = out.insert(&parent, pe.clone());
+            }
+        }
+        let _ = out.insert(path, e.clone());
+    };
+    for (path, e) in full.iter() {
+        if base.get(path) != Some(e) {
+            add(&mut out, path, e);
+        }
+    }
+    for (path, _) in base.iter() {
+        let parent = path.rfind('/').map(|i| &path[..i]);
+        let parent_gone = parent.is_some_and(|p| full.get(p).is_none());
+        if full.get(path).is_none() && !parent_gone {
+            let (dir, name) = match parent {
+                Some(p) => (format!("{p}/"), &path[p.len() + 1..]),
+                None => (String::new(), path),
+            };
+            let mut wh = Entry::file(Vec::new(), 0o644);
+            wh.mtime = mtime;
+            add(&mut out, &format!("{dir}.wh.{name}"), &wh);
+        }
+    }
+    out
+}
+
+/// The packages of an apko lockfile (`contents.packages[]`: name, version, architecture).
+struct Lockfile {
+    packages: Vec<(String, String, String)>,
+}
+
+impl Lockfile {
+    fn read(path: &std::path::Path) -> anyhow::Result<Lockfile> {
+        let text = std::fs::read(path)
+            .with_context(|| format!("failed to load lock-file {}", path.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("failed to load lock-file {}", path.display()))?;
+        let packages = v["contents"]["packages"]
+            .as_array()
+            .ok_or_else(|| anyhow!("lock-file {} has no contents.packages", path.display()))?
+            .iter()
+            .map(|p| {
+                let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+                (s("name"), s("version"), s("architecture"))
+            })
+            .collect();
+        Ok(Lockfile { packages })
+    }
+
+    /// `name=version` for every package locked for `arch`.
+    fn packages_for(&self, arch: &str) -> Vec<String> {
+        self.packages
+            .iter()
+            .filter(|(_, _, a)| a == arch)
+            .map(|(n, v, _)| format!("{n}={v}"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn diff_keeps_changes_parents_and_whiteouts() {
+        let mut base = Tree::new();
+        base.insert("etc/os-release", Entry::file(&b"a"[..], 0o644))
+            .unwrap();
+        base.insert("etc/gone", Entry::file(&b"x"[..], 0o644)).unwrap();
+        base.insert("old/dir/f", Entry::file(&b"x"[..], 0o644)).unwrap();
+        base.insert("same", Entry::file(&b"s"[..], 0o644)).unwrap();
+        let mut full = base.clone();
+        full.get_mut("etc/os-release").unwrap().kind = Kind::File(b"b".to_vec().into());
+        full.get_mut("etc").unwrap().mode = 0o750;
+        full.remove("etc/gone");
+        full.remove("old");
+        full.insert("usr/bin/x", Entry::file(&b"x"[..], 0o755)).unwrap();
+        let d = diff(&base, &full, 3);
+        let paths: Vec<&str> = d.iter().map(|(p, _)| p).collect();
+        assert_eq!(
+            paths,
+            ["etc", "etc/.wh.gone", "etc/os-release", ".wh.old", "usr", "usr/bin", "usr/bin/x"]
+                .iter()
+                .copied()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(d.get("etc").unwrap().mode, 0o750);
+    }
+}

@@ -1,0 +1,159 @@
+//! Writing the result, as apko does, and only once it is whole:
+//!
+//! - OUTPUT is an existing directory → an OCI image layout (`oci-layout`, `blobs/sha256/*`,
+//!   `index.json` = the image index). Each manifest entry also carries
+//!   `org.opencontainers.image.ref.name` = `TAG-ARCH` (the name apko gives the per-arch images
+//!   of its tarball), without which skopeo, umoci and podman cannot pick an image from a
+//!   multi-arch layout. Everything is staged in a hidden directory inside OUTPUT and moved in
+//!   with `index.json` last, so a failed build adds nothing that names an image.
+//! - otherwise → a `docker load`-able tarball (`manifest.json`, the config and layer blobs,
+//!   each arch tagged `TAG-ARCH`) followed, as apko appends them, by the raw manifests and
+//!   `index.json`. Written to a temporary file beside OUTPUT and renamed over it.
+
+use super::assemble::Image;
+use super::layer::tar::{END, file_header, padding};
+use super::oci::{self, Index, REF_NAME};
+use crate::registry::reference::{DOCKER_HUB, Reference};
+use serde::Serialize;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// The per-arch name apko tags images with in its tarball: `TAG-ARCH` (`/` → `_`).
+pub fn arch_tag(tag: &str, image: &Image) -> String {
+    format!("{tag}-{}", image.arch.as_str().replace('/', "_"))
+}
+
+fn tag_of(reference: &Reference) -> &str {
+    reference.tag.as_deref().unwrap_or("latest")
+}
+
+/// Writes the OCI image layout into the existing directory `dir`.
+pub fn write_layout(
+    dir: &Path,
+    images: &[Image],
+    index: &Index,
+    reference: &Reference,
+) -> std::io::Result<()> {
+    let staging = tempfile::Builder::new().prefix(".apko-").tempdir_in(dir)?;
+    let blobs = staging.path().join("blobs/sha256");
+    std::fs::create_dir_all(&blobs)?;
+    let mut names = Vec::new();
+    for image in images {
+        let mut all = vec![
+            (image.descriptor.digest.as_str(), &image.manifest[..]),
+            (
+                image.config.descriptor.digest.as_str(),
+                &image.config.data[..],
+            ),
+        ];
+        for l in &image.layers {
+            all.push((l.descriptor.digest.as_str(), &l.data[..]));
+        }
+        for (digest, data) in all {
+            let hex = digest.trim_start_matches("sha256:");
+            if !names.iter().any(|n| n == hex) {
+                std::fs::write(blobs.join(hex), data)?;
+                names.push(hex.to_string());
+            }
+        }
+    }
+    let mut index = index.clone();
+    for d in &mut index.manifests {
+        if let Some(image) = images.iter().find(|i| i.descriptor.digest == d.digest) {
+            d.annotations
+                .insert(REF_NAME.into(), arch_tag(tag_of(reference), image));
+        }
+    }
+    std::fs::write(
+        staging.path().join("oci-layout"),
+        br#"{"imageLayoutVersion":"1.0.0"}"#,
+    )?;
+    std::fs::write(staging.path().join("index.json"), oci::to_go_json(&index))?;
+
+    let target = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&target)?;
+    for hex in &names {
+        std::fs::rename(blobs.join(hex), target.join(hex))?;
+    }
+    std::fs::rename(staging.path().join("oci-layout"), dir.join("oci-layout"))?;
+    std::fs::rename(staging.path().join("index.json"), dir.join("index.json"))?;
+    Ok(())
+}
+
+#[derive(Serialize)]
+#[allow(non_snake_case)]
+struct TarManifest {
+    Config: String,
+    RepoTags: Vec<String>,
+    Layers: Vec<String>,
+}
+
+/// The repository name go-containerregistry writes in `RepoTags` (Docker Hub spelled
+/// `index.docker.io`, official images under `library/`).
+fn repo_name(reference: &Reference) -> String {
+    let registry = if reference.registry == DOCKER_HUB {
+        "index.docker.io"
+    } else {
+        &reference.registry
+    };
+    format!("{registry}/{}", reference.repository)
+}
+
+/// Writes the docker tarball to `path` (a new file, or replacing a file).
+pub fn write_tarball(
+    path: &Path,
+    images: &[Image],
+    index_json: &[u8],
+    reference: &Reference,
+) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".apko-")
+        .suffix(".tar.tmp")
+        .tempfile_in(parent)?;
+    let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let entry = |w: &mut BufWriter<_>, name: &str, data: &[u8]| -> std::io::Result<()> {
+        w.write_all(&file_header(name, data.len() as u64))?;
+        w.write_all(data)?;
+        w.write_all(padding(data.len() as u64))
+    };
+
+    let mut written: Vec<&str> = Vec::new();
+    let mut manifest = Vec::new();
+    for image in images {
+        entry(&mut w, &image.config.descriptor.digest, &image.config.data)?;
+        let mut files = Vec::new();
+        for l in &image.layers {
+            let name = format!("{}.tar.gz", l.descriptor.digest.trim_start_matches("sha256:"));
+            if !written.contains(&l.descriptor.digest.as_str()) {
+                entry(&mut w, &name, &l.data)?;
+                written.push(&l.descriptor.digest);
+            }
+            files.push(name);
+        }
+        manifest.push(TarManifest {
+            Config: image.config.descriptor.digest.clone(),
+            RepoTags: vec![format!(
+                "{}:{}",
+                repo_name(reference),
+                arch_tag(tag_of(reference), image)
+            )],
+            Layers: files,
+        });
+    }
+    manifest.sort_by(|a, b| a.RepoTags.join(",").cmp(&b.RepoTags.join(",")));
+    entry(&mut w, "manifest.json", &oci::to_go_json(&manifest))?;
+    for image in images {
+        entry(&mut w, &image.descriptor.digest, &image.manifest)?;
+    }
+    entry(&mut w, "index.json", index_json)?;
+    w.write_all(&END)?;
+    w.flush()?;
+    drop(w);
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
