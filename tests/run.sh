@@ -16,6 +16,8 @@ PACKAGES=(
   docker-registry apache2-utils    # a real registry with htpasswd auth
   skopeo podman                    # containers/image clients of docker-credential-apko (credHelpers)
   runc                             # podman needs an OCI runtime; crun fails on hybrid cgroups
+  umoci oci-image-tool             # consumers of the images apko build writes
+  busybox-static                   # a static userland for images the tests run with podman
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do

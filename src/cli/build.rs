@@ -84,7 +84,9 @@ pub struct BuildArgs {
 pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.tag)?;
     let mut ic = ImageConfig::load(&args.config_file, &args.include_paths)?;
-    ic.contents.keyring.extend(args.keyring_append.iter().cloned());
+    ic.contents
+        .keyring
+        .extend(args.keyring_append.iter().cloned());
     ic.contents
         .repositories
         .extend(args.repository_append.iter().cloned());
@@ -116,7 +118,10 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
     if args.sbom && (args.sbom_path.is_some() || args.sbom_formats.is_some()) {
         tracing::warn!("SBOM generation is not supported yet: no SBOM is written");
     }
-    let resolver = Arc::new(args.auth.resolver(config_dir, vec![reference.registry.clone()])?);
+    let resolver = Arc::new(
+        args.auth
+            .resolver(config_dir, vec![reference.registry.clone()])?,
+    );
     let to_dir = args.output.is_dir();
     if !to_dir && args.output.to_string_lossy().ends_with('/') {
         bail!("output directory {} does not exist", args.output.display());
@@ -186,7 +191,12 @@ fn prune(v: &mut serde_norway::Value) -> bool {
             m.retain(|_, v| !prune(v));
             m.is_empty()
         }
-        Value::Sequence(s) => s.is_empty(),
+        Value::Sequence(s) => {
+            s.iter_mut().for_each(|v| {
+                prune(v);
+            });
+            s.is_empty()
+        }
         Value::String(s) => s.is_empty(),
         Value::Null => true,
         Value::Bool(b) => !*b,
@@ -226,8 +236,9 @@ fn build_date(flag: Option<&str>) -> anyhow::Result<Option<u64>> {
             .map_err(|e| anyhow!("failed to parse SOURCE_DATE_EPOCH {v:?}: {e}"));
     }
     flag.map(|d| {
-        oci::parse_rfc3339(d)
-            .ok_or_else(|| anyhow!("invalid --build-date {d:?}: expected RFC 3339, e.g. 2024-01-02T15:04:05Z"))
+        oci::parse_rfc3339(d).ok_or_else(|| {
+            anyhow!("invalid --build-date {d:?}: expected RFC 3339, e.g. 2024-01-02T15:04:05Z")
+        })
     })
     .transpose()
 }

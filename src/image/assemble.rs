@@ -216,7 +216,14 @@ mod tests {
     #[test]
     fn config_like_apkos() {
         let ic = ImageConfig::parse("entrypoint:\n  command: /bin/sh -l\n", "t").unwrap();
-        let cfg = config_file(&ic, &Arch::parse("arm64"), 0, None, "sha256:2888aac57b90cf66093aa48092bf1f1f1b1bdb85bde8601a5f8cf0f06c814763").unwrap();
+        let cfg = config_file(
+            &ic,
+            &Arch::parse("arm64"),
+            0,
+            None,
+            "sha256:2888aac57b90cf66093aa48092bf1f1f1b1bdb85bde8601a5f8cf0f06c814763",
+        )
+        .unwrap();
         // byte for byte the config apko wrote for base_image (arm64)
         assert_eq!(
             String::from_utf8(oci::to_go_json(&cfg)).unwrap(),
@@ -232,7 +239,10 @@ mod tests {
         assert_eq!(c.config.Cmd, ["-c", "x y"]);
         assert_eq!(
             c.config.Env,
-            ["PATH=/bin", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]
+            [
+                "PATH=/bin",
+                "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"
+            ]
         );
         assert_eq!((c.architecture.as_str(), c.variant.as_str()), ("arm", "v7"));
         assert_eq!(c.config.User, "65532");

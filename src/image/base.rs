@@ -73,7 +73,7 @@ impl BaseImage {
         let desc = find_manifest(&index, want_arch, want_variant, &read, &|d| {
             json::<Index>(d, "index").map_err(err)
         })?
-            .ok_or_else(|| err(format!("no image for architecture {arch}")))?;
+        .ok_or_else(|| err(format!("no image for architecture {arch}")))?;
         let manifest: Manifest = json(&read(&desc.digest)?, "manifest").map_err(err)?;
         let config: ConfigFile = json(&read(&manifest.config.digest)?, "config").map_err(err)?;
         if config.rootfs.diff_ids.len() != manifest.layers.len() {
@@ -187,7 +187,9 @@ pub fn unpack_tar(raw: &[u8], tree: &mut Tree) -> std::io::Result<()> {
         let kind = match header.entry_type() {
             tar::EntryType::Directory => Kind::Dir,
             tar::EntryType::Symlink => Kind::Symlink(link()?),
-            tar::EntryType::Link => Kind::Hardlink(normalize(&link()?).map_err(std::io::Error::other)?),
+            tar::EntryType::Link => {
+                Kind::Hardlink(normalize(&link()?).map_err(std::io::Error::other)?)
+            }
             tar::EntryType::Char => Kind::CharDevice(
                 header.device_major()?.unwrap_or(0),
                 header.device_minor()?.unwrap_or(0),

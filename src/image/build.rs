@@ -15,6 +15,9 @@ use anyhow::{Context, anyhow, bail};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+/// Receives each architecture's progress (`installing packages`, `writing layer`, `done`).
+pub type Progress = Arc<dyn Fn(&Arch, &str) + Send + Sync>;
+
 /// Everything a build needs besides the configuration.
 #[derive(Clone)]
 pub struct Options {
@@ -34,8 +37,8 @@ pub struct Options {
     pub resolver: Arc<Resolver>,
     /// Compression threads per layer.
     pub threads: usize,
-    /// Called with each architecture's progress (`installing`, `writing layer`…).
-    pub progress: Arc<dyn Fn(&Arch, &str) + Send + Sync>,
+    /// Progress reports.
+    pub progress: Progress,
 }
 
 /// The images and their index.
@@ -100,7 +103,8 @@ async fn build_arch(
         Some(b) => {
             progress("reading base image");
             let base = BaseImage::open(std::path::Path::new(&b.image), arch)?;
-            base.unpack(&mut tree).map_err(|e| anyhow!("base image: {e}"))?;
+            base.unpack(&mut tree)
+                .map_err(|e| anyhow!("base image: {e}"))?;
             Some(base)
         }
         None => None,
@@ -230,7 +234,12 @@ pub fn diff(base: &Tree, full: &Tree, mtime: u64) -> Tree {
     let mut out = Tree::new();
     let add = |out: &mut Tree, path: &str, e: &Entry| {
         let mut parent = String::new();
-        for part in path.split('/').collect::<Vec<_>>().split_last().map_or(&[][..], |(_, p)| p) {
+        for part in path
+            .split('/')
+            .collect::<Vec<_>>()
+            .split_last()
+            .map_or(&[][..], |(_, p)| p)
+        {
             if !parent.is_empty() {
                 parent.push('/');
             }
@@ -306,25 +315,36 @@ mod tests {
         let mut base = Tree::new();
         base.insert("etc/os-release", Entry::file(&b"a"[..], 0o644))
             .unwrap();
-        base.insert("etc/gone", Entry::file(&b"x"[..], 0o644)).unwrap();
-        base.insert("old/dir/f", Entry::file(&b"x"[..], 0o644)).unwrap();
+        base.insert("etc/gone", Entry::file(&b"x"[..], 0o644))
+            .unwrap();
+        base.insert("old/dir/f", Entry::file(&b"x"[..], 0o644))
+            .unwrap();
         base.insert("same", Entry::file(&b"s"[..], 0o644)).unwrap();
         let mut full = base.clone();
         full.get_mut("etc/os-release").unwrap().kind = Kind::File(b"b".to_vec().into());
         full.get_mut("etc").unwrap().mode = 0o750;
         full.remove("etc/gone");
         full.remove("old");
-        full.insert("usr/bin/x", Entry::file(&b"x"[..], 0o755)).unwrap();
+        full.insert("usr/bin/x", Entry::file(&b"x"[..], 0o755))
+            .unwrap();
         let d = diff(&base, &full, 3);
         let paths: Vec<&str> = d.iter().map(|(p, _)| p).collect();
         assert_eq!(
             paths,
-            ["etc", "etc/.wh.gone", "etc/os-release", ".wh.old", "usr", "usr/bin", "usr/bin/x"]
-                .iter()
-                .copied()
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect::<Vec<_>>()
+            [
+                "etc",
+                "etc/.wh.gone",
+                "etc/os-release",
+                ".wh.old",
+                "usr",
+                "usr/bin",
+                "usr/bin/x"
+            ]
+            .iter()
+            .copied()
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect::<Vec<_>>()
         );
         assert_eq!(d.get("etc").unwrap().mode, 0o750);
     }

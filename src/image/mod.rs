@@ -2,8 +2,8 @@
 //! after installing packages (accounts, paths, devices), the layer writer, and the OCI and
 //! docker outputs.
 
-mod apk_shim;
 pub mod accounts;
+mod apk_shim;
 pub mod assemble;
 pub mod base;
 pub mod build;

@@ -127,7 +127,10 @@ pub fn write_tarball(
         entry(&mut w, &image.config.descriptor.digest, &image.config.data)?;
         let mut files = Vec::new();
         for l in &image.layers {
-            let name = format!("{}.tar.gz", l.descriptor.digest.trim_start_matches("sha256:"));
+            let name = format!(
+                "{}.tar.gz",
+                l.descriptor.digest.trim_start_matches("sha256:")
+            );
             if !written.contains(&l.descriptor.digest.as_str()) {
                 entry(&mut w, &name, &l.data)?;
                 written.push(&l.descriptor.digest);
@@ -144,7 +147,7 @@ pub fn write_tarball(
             Layers: files,
         });
     }
-    manifest.sort_by(|a, b| a.RepoTags.join(",").cmp(&b.RepoTags.join(",")));
+    manifest.sort_by_key(|m| m.RepoTags.join(","));
     entry(&mut w, "manifest.json", &oci::to_go_json(&manifest))?;
     for image in images {
         entry(&mut w, &image.descriptor.digest, &image.manifest)?;

@@ -153,7 +153,8 @@ mod tests {
     #[test]
     fn every_kind() {
         let mut t = Tree::new();
-        t.insert("etc/motd", Entry::file(&b"hi"[..], 0o644)).unwrap();
+        t.insert("etc/motd", Entry::file(&b"hi"[..], 0o644))
+            .unwrap();
         let mut rec = m("directory", "/var/lib/app", "", 0o750, 65532);
         rec.recursive = true;
         t.insert("var/lib/app/data/x", Entry::file(&b"x"[..], 0o600))

@@ -83,7 +83,13 @@ pub fn parse_list(values: &[String]) -> Vec<Arch> {
     }
     let mut archs: Vec<Arch> = names
         .iter()
-        .map(|n| if *n == "host" { Arch::host() } else { Arch::parse(n) })
+        .map(|n| {
+            if *n == "host" {
+                Arch::host()
+            } else {
+                Arch::parse(n)
+            }
+        })
         .collect();
     archs.sort();
     archs.dedup();

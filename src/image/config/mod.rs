@@ -291,7 +291,9 @@ fn go_int_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> 
     match Option::<String>::deserialize(d)? {
         None => Ok(None),
         Some(text) => parse_go_int(&text).map(Some).ok_or_else(|| {
-            serde::de::Error::custom(format!("invalid integer {text:?} (expected 0 to 4294967295)"))
+            serde::de::Error::custom(format!(
+                "invalid integer {text:?} (expected 0 to 4294967295)"
+            ))
         }),
     }
 }
@@ -488,7 +490,13 @@ mod tests {
 
     #[test]
     fn go_integers() {
-        for (t, v) in [("0o755", 493), ("0755", 493), ("493", 493), ("0x1ed", 493), ("0", 0)] {
+        for (t, v) in [
+            ("0o755", 493),
+            ("0755", 493),
+            ("493", 493),
+            ("0x1ed", 493),
+            ("0", 0),
+        ] {
             assert_eq!(parse_go_int(t), Some(v), "{t}");
         }
         assert_eq!(parse_go_int("09"), None);
@@ -507,7 +515,9 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            err.starts_with("failed to parse image configuration x.yaml: contents: unknown field `pakages`"),
+            err.starts_with(
+                "failed to parse image configuration x.yaml: contents: unknown field `pakages`"
+            ),
             "{err}"
         );
         assert!(err.contains("line 3 column 3"), "{err}");

@@ -23,8 +23,9 @@ const HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
 /// Compresses `data` at `level` (0–9) using up to `threads` threads.
 pub fn compress(data: &[u8], level: u32, threads: usize) -> Vec<u8> {
     let blocks = data.len().div_ceil(BLOCK).max(1);
-    let results: Vec<Mutex<Option<(Vec<u8>, u32)>>> =
-        (0..blocks).map(|_| Mutex::new(None)).collect();
+    // per block: the deflate piece and the CRC-32 of its input
+    type Slot = Mutex<Option<(Vec<u8>, u32)>>;
+    let results: Vec<Slot> = (0..blocks).map(|_| Mutex::new(None)).collect();
     let next = AtomicUsize::new(0);
     let work = || {
         loop {
@@ -72,7 +73,8 @@ pub fn compress(data: &[u8], level: u32, threads: usize) -> Vec<u8> {
 fn deflate_block(input: &[u8], dict: &[u8], level: u32, last: bool) -> Vec<u8> {
     let mut c = Compress::new(Compression::new(level), false);
     if !dict.is_empty() {
-        c.set_dictionary(dict).expect("raw deflate accepts a dictionary");
+        c.set_dictionary(dict)
+            .expect("raw deflate accepts a dictionary");
     }
     let flush = if last {
         FlushCompress::Finish

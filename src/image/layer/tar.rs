@@ -235,7 +235,13 @@ fn finish(b: &mut [u8; BLOCK]) {
     let sum: u64 = b
         .iter()
         .enumerate()
-        .map(|(i, &c)| if (148..156).contains(&i) { 32 } else { u64::from(c) })
+        .map(|(i, &c)| {
+            if (148..156).contains(&i) {
+                32
+            } else {
+                u64::from(c)
+            }
+        })
         .sum();
     put_octal(&mut b[148..155], sum);
     b[155] = b' ';
