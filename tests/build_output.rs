@@ -223,6 +223,8 @@ impl Podman {
             .arg(d.join("root"))
             .arg("--runroot")
             .arg(d.join("runroot"))
+            .arg("--tmpdir")
+            .arg(d.join("tmp"))
             .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
             .args(args)
             .output()

@@ -1,5 +1,7 @@
-//! Stand-in for `crate::apk` until the APK half lands: the agreed contract, with an `install`
-//! that refuses. `build.rs` imports it as `apk`; switching is one `use` line.
+//! Stand-in for `crate::apk::install` until it installs packages (its API is in `crate::apk`;
+//! the function still refuses every request, even an empty one, which would fail builds that
+//! need no packages). Same types and signature; `build.rs` imports this as `apk`, and
+//! switching is that one `use` line.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -26,6 +28,8 @@ pub struct InstallRequest<'a> {
     pub build_time: u64,
     /// Credentials.
     pub resolver: &'a crate::auth::Resolver,
+    /// Extra CA certificates for https repositories.
+    pub ca_certificates: Vec<PathBuf>,
 }
 
 /// One installed package.

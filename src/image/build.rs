@@ -127,6 +127,7 @@ async fn build_arch(
         offline: opts.offline,
         build_time: opts.build_date.unwrap_or(0),
         resolver: &opts.resolver,
+        ca_certificates: Vec::new(),
     };
     apk::install(&req, &mut tree).await?;
     let created = opts.build_date.unwrap_or_else(|| newest_package(&tree));
