@@ -9,6 +9,7 @@ pub mod index;
 pub mod install;
 pub mod keys;
 pub mod meta;
+pub mod mkrepo;
 pub mod package;
 pub mod repo;
 pub mod resolve;
