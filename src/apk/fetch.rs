@@ -48,6 +48,27 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A network error with its causes, and what to do for certificate problems.
+fn describe(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    if text.contains("certificate") {
+        text.push_str(
+            "; if the server's certificate comes from a private CA, trust it with SSL_CERT_FILE or the build's CA certificates",
+        );
+    }
+    text
+}
+
 fn status_text(status: reqwest::StatusCode) -> String {
     format!(
         "{} {}",
@@ -194,13 +215,13 @@ impl<'a> Fetcher<'a> {
             };
             let response = request.send().await.map_err(|e| ApkError::Fetch {
                 url: url.to_string(),
-                reason: e.without_url().to_string(),
+                reason: describe(e),
             })?;
             let status = response.status();
             if status.is_success() {
                 let bytes = response.bytes().await.map_err(|e| ApkError::Fetch {
                     url: url.to_string(),
-                    reason: e.without_url().to_string(),
+                    reason: describe(e),
                 })?;
                 return Ok(bytes.to_vec());
             }
