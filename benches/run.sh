@@ -6,3 +6,5 @@ echo "== client overhead: Program::get vs running the helper directly"
 cargo bench -q -p apko-credential --bench helper_overhead
 echo "== docker-credential-apko get latency vs docker-credential-secretservice"
 bash benches/helper-get.sh
+echo "== APK: parse the Alpine 3.16 index and resolve alpine-base vs gunzip"
+bash benches/apk-resolve.sh
