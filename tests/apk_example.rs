@@ -60,3 +60,28 @@ async fn example_repository_installs_and_hello_runs() {
         (Some(0), &b"hello from apko-rs\n"[..])
     );
 }
+
+/// The image builder runs one install per architecture in spawned tasks: the future must be
+/// `Send` for any lifetime of the request it borrows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn install_runs_in_a_spawned_task() {
+    let task = tokio::spawn(async move {
+        let resolver = Resolver::new(None, vec![], vec![]).unwrap();
+        let req = InstallRequest {
+            repositories: vec![format!("{ROOT}/examples/hello/repo")],
+            build_repositories: vec![],
+            keyring: vec![format!("{ROOT}/examples/hello/apko-rs-example.rsa.pub")],
+            packages: vec!["hello".into()],
+            arch: "x86_64".into(),
+            ignore_signatures: false,
+            cache_dir: None,
+            offline: false,
+            build_time: 0,
+            resolver: &resolver,
+            ca_certificates: vec![],
+        };
+        let mut tree = Tree::new();
+        install(&req, &mut tree).await.map(|p| p.len())
+    });
+    assert_eq!(task.await.unwrap().unwrap(), 2);
+}

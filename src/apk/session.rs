@@ -69,8 +69,12 @@ pub async fn run(
     let arch = req.arch.as_str();
     let check = (!req.ignore_signatures).then_some(&keyring);
     let fetcher = &fetcher;
-    let indexes: Vec<Index> = stream::iter(specs.iter())
-        .map(|spec| async move {
+    // Indices, not references, feed the streams: a future that holds a closure over
+    // references is not `Send` for every lifetime, and the image builder spawns this one.
+    let specs = &specs;
+    let indexes: Vec<Index> = stream::iter(0..specs.len())
+        .map(|i| async move {
+            let spec = &specs[i];
             let location = spec.join(&format!("{arch}/APKINDEX.tar.gz"));
             let what = location.display();
             let cache = format!("indexes/{}/APKINDEX.tar.gz", url_key(&what));
@@ -108,11 +112,12 @@ pub async fn run(
     let order = resolver.resolve(&req.packages)?;
 
     // Download and verify everything before touching the tree.
-    let apks: Vec<(ApkFile, usize, String)> = stream::iter(order.iter())
+    let resolver = &resolver;
+    let apks: Vec<(ApkFile, usize, String)> = stream::iter(order.iter().copied())
         .map(|id| {
             let repo = id.source as usize - first_repo;
             let spec = &specs[repo];
-            let p = resolver.package(*id);
+            let p = resolver.package(id);
             let location = spec.join(&format!("{arch}/{}.apk", p.id()));
             let cache = package_cache_key(p.checksum());
             async move {
