@@ -438,6 +438,7 @@ pub fn summary(apk: &ApkFile, repository: &str, url: String) -> InstalledPackage
         repository: repository.to_string(),
         url,
         size: p.size,
+        sections: apk.sections.clone(),
     }
 }
 

@@ -70,6 +70,8 @@ pub struct InstalledPackage {
     pub url: String,
     /// Size of the `.apk` file in bytes.
     pub size: u64,
+    /// Byte ranges and digests of its signature, control and data sections (lockfiles).
+    pub sections: package::Sections,
 }
 
 /// Resolves `req.packages` over the repositories, downloads and verifies the packages and

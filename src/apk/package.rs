@@ -13,11 +13,51 @@ use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::io::Read;
 
+/// A byte range of a package file and its digest, as apko's lockfiles record them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Section {
+    /// First byte.
+    pub start: u64,
+    /// Last byte (inclusive, as in `bytes=START-END`).
+    pub end: u64,
+    /// `sha1-<base64>` (signature, control) or `sha256-<base64>` (data).
+    pub checksum: String,
+}
+
+impl Section {
+    /// A SHA-1 section (signature, control).
+    fn sha1(start: usize, bytes: &[u8]) -> Section {
+        Section {
+            start: start as u64,
+            end: (start + bytes.len()).saturating_sub(1) as u64,
+            checksum: format!("sha1-{}", BASE64.encode(Sha1::digest(bytes))),
+        }
+    }
+
+    /// `bytes=START-END`.
+    pub fn range(&self) -> String {
+        format!("bytes={}-{}", self.start, self.end)
+    }
+}
+
+/// Where a package's parts are: what a lockfile pins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sections {
+    /// The signature member, when the package is signed.
+    pub signature: Option<Section>,
+    /// The control member.
+    pub control: Section,
+    /// The data member(s).
+    pub data: Section,
+}
+
 /// A verified package file.
 #[derive(Debug)]
 pub struct ApkFile {
     /// `.PKGINFO`, with [`Package::checksum`] set to the control section's `Q1…`.
     pub package: Package,
+    /// Byte ranges and digests of its parts.
+    pub sections: Sections,
     /// The control section, decompressed (a tar: `.PKGINFO`, `.pre-install`, …).
     pub control: Vec<u8>,
     bytes: Vec<u8>,
@@ -114,8 +154,18 @@ impl ApkFile {
         package.checksum = checksum;
         package.size = bytes.len() as u64;
         let data_offset = control_offset + control_len;
+        let data_digest = Sha256::digest(&bytes[data_offset..]);
+        let sections = Sections {
+            signature: (control_offset > 0).then(|| Section::sha1(0, &bytes[..control_offset])),
+            control: Section::sha1(control_offset, control_bytes),
+            data: Section {
+                start: data_offset as u64,
+                end: (bytes.len() as u64).saturating_sub(1),
+                checksum: format!("sha256-{}", BASE64.encode(data_digest)),
+            },
+        };
         if let Some(hash) = &package.data_hash {
-            let actual = hex::encode(Sha256::digest(&bytes[data_offset..]));
+            let actual = hex::encode(data_digest);
             if !actual.eq_ignore_ascii_case(hash) {
                 return Err(ApkError::Integrity(format!(
                     "package {what}: its data section's SHA-256 is {actual} but its .PKGINFO says datahash = {hash}: the files were modified after the package was built; refusing to install it"
@@ -124,6 +174,7 @@ impl ApkFile {
         }
         Ok(ApkFile {
             package,
+            sections,
             control,
             bytes,
             data_offset,
