@@ -57,26 +57,19 @@ pub async fn build(ic: Arc<ImageConfig>, opts: Options) -> anyhow::Result<Built>
     if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
         bail!("building with base image is supported only with a lockfile");
     }
-    let lock = match &opts.lockfile {
-        Some(p) => Some(Arc::new(Lockfile::read(p)?)),
-        None => None,
-    };
-    let mut tasks = tokio::task::JoinSet::new();
-    for (i, arch) in opts.archs.iter().enumerate() {
-        let (ic, opts, arch, lock) = (ic.clone(), opts.clone(), arch.clone(), lock.clone());
-        tasks.spawn(async move {
-            let r = build_arch(&ic, &opts, &arch, lock.as_deref())
+    let lock = opts.lockfile.as_deref().map(Lockfile::read).transpose()?;
+    let builds = opts.archs.iter().map(|arch| {
+        let (ic, opts, lock) = (&ic, &opts, lock.as_ref());
+        async move {
+            build_arch(ic, opts, arch, lock)
                 .await
-                .with_context(|| format!("building {arch}"));
-            (i, r)
-        });
+                .with_context(|| format!("building {arch}"))
+        }
+    });
+    let mut images = Vec::new();
+    for r in join_all(builds.collect()).await {
+        images.push(r?);
     }
-    let mut results: Vec<Option<(Image, u64)>> = vec![None; opts.archs.len()];
-    while let Some(joined) = tasks.join_next().await {
-        let (i, r) = joined.map_err(|e| anyhow!("a build task failed: {e}"))?;
-        results[i] = Some(r?);
-    }
-    let mut images: Vec<(Image, u64)> = results.into_iter().flatten().collect();
     images.sort_by(|a, b| a.0.arch.cmp(&b.0.arch));
     let created = opts
         .build_date
@@ -89,6 +82,31 @@ pub async fn build(ic: Arc<ImageConfig>, opts: Options) -> anyhow::Result<Built>
         index,
         index_json,
     })
+}
+
+/// Runs the futures concurrently on this task (the installer's futures need not be `Send`;
+/// the CPU-heavy layer writing runs on blocking threads) and returns their outputs in order.
+async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => *out = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 async fn build_arch(
