@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("failed to read image configuration {path}: {source}")]
+    #[error("failed to read image configuration {path}: {reason}")]
     Read {
         /// The file.
         path: String,
         /// The cause.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The YAML is malformed or has keys or values apko does not accept.
     #[error("failed to parse image configuration {path}: {message}")]
@@ -338,9 +338,9 @@ impl ImageConfig {
             )));
         }
         seen.push(canonical);
-        let text = std::fs::read_to_string(&resolved).map_err(|source| ConfigError::Read {
+        let text = std::fs::read_to_string(&resolved).map_err(|reason| ConfigError::Read {
             path: name.clone(),
-            source,
+            reason,
         })?;
         let mut ic = Self::parse(&text, &name)?;
         if !ic.include.is_empty() {
