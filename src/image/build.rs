@@ -130,6 +130,7 @@ async fn build_arch(
     let base_tree = base.as_ref().map(|_| tree.clone());
 
     progress("installing packages");
+    let started = std::time::Instant::now();
     let packages = match lock {
         Some(l) => l.packages_for(arch.to_apk()),
         None => ic.contents.packages.clone(),
@@ -147,12 +148,18 @@ async fn build_arch(
         resolver: &opts.resolver,
         ca_certificates: Vec::new(),
     };
-    apk::install(&req, &mut tree).await?;
+    let installed = apk::install(&req, &mut tree).await?;
+    tracing::debug!(
+        "{arch}: installed {} packages in {:.2?}",
+        installed.len(),
+        started.elapsed()
+    );
     let created = opts.build_date.unwrap_or_else(|| newest_package(&tree));
 
     finish_tree(&mut tree, ic, created)?;
 
     progress("writing layer");
+    let started = std::time::Instant::now();
     let layer_tree = match &base_tree {
         Some(b) => diff(b, &tree, created),
         None => tree,
@@ -161,6 +168,12 @@ async fn build_arch(
     let layer = tokio::task::spawn_blocking(move || Layer::from_tree(&layer_tree, threads))
         .await
         .map_err(|e| anyhow!("writing the layer failed: {e}"))?;
+    tracing::debug!(
+        "{arch}: layer {} ({} bytes) written in {:.2?}",
+        layer.digest,
+        layer.blob.len(),
+        started.elapsed()
+    );
     let image = assemble::image(ic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
     progress("done");
     Ok((image, created))
