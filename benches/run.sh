@@ -8,3 +8,5 @@ echo "== docker-credential-apko get latency vs docker-credential-secretservice"
 bash benches/helper-get.sh
 echo "== APK: parse the Alpine 3.16 index and resolve alpine-base vs gunzip"
 bash benches/apk-resolve.sh
+echo "== apko build vs tar | gzip -6 (the example and a synthetic 100-package repository)"
+bash benches/build.sh

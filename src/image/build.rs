@@ -2,13 +2,13 @@
 //! → image, then the index. Architectures are built concurrently; each layer is compressed on
 //! every core.
 
-use super::apk_shim as apk;
 use super::assemble::{self, Image};
 use super::base::BaseImage;
 use super::config::{Arch, ImageConfig};
 use super::layer::Layer;
 use super::oci::{self, Index};
 use super::{accounts, paths};
+use crate::apk;
 use crate::auth::Resolver;
 use crate::fs::{Entry, Kind, Tree};
 use anyhow::{Context, anyhow, bail};

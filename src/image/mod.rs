@@ -3,7 +3,6 @@
 //! docker outputs.
 
 pub mod accounts;
-mod apk_shim;
 pub mod assemble;
 pub mod base;
 pub mod build;
