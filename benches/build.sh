@@ -52,7 +52,7 @@ openssl genrsa -out "$work/bench.rsa" 2048 2>/dev/null
 host_apk=$(uname -m)
 "$target/release/examples/synthrepo" "$work/bench.rsa" "$host_apk" 100 "$work/synth"
 
-echo "apko build vs tar c ROOTFS | gzip -6 (medians; $(nproc) cores)"
+echo "apko build vs tar c ROOTFS | gzip -6 (medians; $(nproc) cores; load average $(cut -d" " -f1-3 /proc/loadavg))"
 printf '%-34s %8s %12s %16s %7s\n' "image" "runs" "apko build" "tar|gzip -6" "ratio"
 bench hello "$PWD" examples/hello/apko.yaml
 bench synthetic-100 "$work/synth" apko.yaml
