@@ -209,3 +209,64 @@ fn owners_modes_xattrs_and_links_go_into_the_tree_and_database() {
         "F:usr\nM:1000:1001:0755\nF:usr/bin\nM:1000:1001:0750\nR:p\na:1000:1001:0777\nR:ping\na:1000:1001:4755\nZ:Q1ASNFZ4mrze8BI0VniavN7wEjRWc=\nR:ping6\na:1000:1001:4755\n\n"
     );
 }
+
+#[test]
+fn scripts_go_into_scripts_tar_as_apk_names_them() {
+    use apko::apk::install::Installer;
+    use apko::fs::{Kind, Tree};
+    use std::io::Read;
+
+    let apk = open("apk/alpine-316/alpine-baselayout-3.2.0-r23.apk");
+    let mut tree = Tree::new();
+    let mut installer = Installer::new(&tree, 1_700_000_000);
+    installer.add(&mut tree, &apk).unwrap();
+    installer.finish(&mut tree).unwrap();
+    let Kind::File(scripts) = &tree.get("usr/lib/apk/db/scripts.tar").unwrap().kind else {
+        panic!()
+    };
+    assert!(scripts.ends_with(&[0u8; 1024]));
+    let mut archive = tar::Archive::new(&scripts[..]);
+    let mut got = Vec::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let h = entry.header().clone();
+        let mut body = Vec::new();
+        entry.read_to_end(&mut body).unwrap();
+        got.push((
+            entry.path().unwrap().to_string_lossy().into_owned(),
+            h.mode().unwrap(),
+            h.mtime().unwrap(),
+            body.len(),
+        ));
+    }
+    let c = &apk.package.checksum;
+    assert_eq!(
+        got,
+        [
+            (
+                format!("alpine-baselayout-3.2.0-r23.{c}.pre-install"),
+                0o755,
+                1_700_000_000,
+                56
+            ),
+            (
+                format!("alpine-baselayout-3.2.0-r23.{c}.pre-upgrade"),
+                0o755,
+                1_700_000_000,
+                755
+            ),
+            (
+                format!("alpine-baselayout-3.2.0-r23.{c}.post-upgrade"),
+                0o755,
+                1_700_000_000,
+                983
+            ),
+            (
+                format!("alpine-baselayout-3.2.0-r23.{c}.post-install"),
+                0o755,
+                1_700_000_000,
+                983
+            ),
+        ]
+    );
+}
