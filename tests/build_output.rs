@@ -78,6 +78,11 @@ paths:
     permissions: 0o750
 annotations:
   org.example.purpose: test
+contents:
+  runtime_repositories: [https://packages.example/runtime]
+  runtime_keyring:
+    - name: runtime.rsa.pub
+      content: "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n"
 "#;
 
 /// The host architecture's image from the busybox tree, written as a layout and a tarball.
@@ -175,6 +180,14 @@ fn oci_image_tool_validates_and_umoci_unpacks() {
     assert_eq!(
         std::fs::read_to_string(rootfs.join("etc/group")).unwrap(),
         "nonroot:x:65532:nonroot\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/apk/repositories")).unwrap(),
+        "https://packages.example/runtime\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(rootfs.join("etc/apk/keys/runtime.rsa.pub")).unwrap(),
+        "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n"
     );
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let data = std::fs::metadata(rootfs.join("data")).unwrap();

@@ -179,7 +179,7 @@ async fn build_arch(
     Ok((image, created))
 }
 
-/// What apko does to the tree after installing packages: runtime repositories, accounts
+/// What apko does to the tree after installing packages: runtime repositories and keys, accounts
 /// (not on a base image: its accounts are kept), `paths`, and the character devices.
 pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
@@ -189,6 +189,18 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
             &ic.contents.runtime_repositories,
             created,
         );
+    }
+    for key in &ic.contents.runtime_keyring {
+        let name = key.name.rsplit('/').next().unwrap_or_default();
+        if name.is_empty() || name == "." || name == ".." {
+            bail!(
+                "runtime_keyring entry {:?} has no usable file name",
+                key.name
+            );
+        }
+        let mut e = Entry::file(key.content.clone().into_bytes(), 0o644);
+        e.mtime = created;
+        tree.insert(&format!("etc/apk/keys/{name}"), e)?;
     }
     if ic.contents.baseimage.is_none() {
         accounts::apply(tree, &ic.accounts, created)
