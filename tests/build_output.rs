@@ -390,6 +390,16 @@ fn bad_configs_fail_with_exact_errors_and_no_output() {
         err,
         "Error: failed to parse SOURCE_DATE_EPOCH \"yesterday\": invalid digit found in string\n"
     );
+    let dir = tempfile::tempdir().unwrap();
+    let out = apko()
+        .current_dir(dir.path())
+        .args(["build", "apko.yaml", "x@sha256:abcd", "out.tar"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Error: unable to use \"x@sha256:abcd\" as the image tag: it names a digest; give a tag, e.g. name:latest\n"
+    );
     let (err, _, _) = failing_build("archs: [x86_64]\n", &[], &["--annotations", "novalue"]);
     assert_eq!(err, "Error: unable to parse annotation: novalue\n");
     let (err, _, _) = failing_build(

@@ -83,6 +83,12 @@ pub struct BuildArgs {
 /// Runs `apko build`.
 pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let reference = Reference::parse(&args.tag)?;
+    if reference.digest.is_some() {
+        bail!(
+            "unable to use {:?} as the image tag: it names a digest; give a tag, e.g. name:latest",
+            args.tag
+        );
+    }
     let mut ic = ImageConfig::load(&args.config_file, &args.include_paths)?;
     ic.contents
         .keyring
