@@ -149,7 +149,7 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         .worker_threads(layer::threads())
         .build()
         .context("cannot start the async runtime")?;
-    let built = runtime.block_on(build::build(Arc::new(ic), opts))?;
+    let built = runtime.block_on(build::build(&ic, opts))?;
 
     if to_dir {
         output::write_layout(&args.output, &built.images, &built.index, &reference)

@@ -19,7 +19,6 @@ use std::sync::Arc;
 pub type Progress = Arc<dyn Fn(&Arch, &str) + Send + Sync>;
 
 /// Everything a build needs besides the configuration.
-#[derive(Clone)]
 pub struct Options {
     /// Architectures to build.
     pub archs: Vec<Arch>,
@@ -53,13 +52,13 @@ pub struct Built {
 }
 
 /// Builds every architecture of `ic`.
-pub async fn build(ic: Arc<ImageConfig>, opts: Options) -> anyhow::Result<Built> {
+pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
         bail!("building with base image is supported only with a lockfile");
     }
     let lock = opts.lockfile.as_deref().map(Lockfile::read).transpose()?;
     let builds = opts.archs.iter().map(|arch| {
-        let (ic, opts, lock) = (&ic, &opts, lock.as_ref());
+        let (opts, lock) = (&opts, lock.as_ref());
         async move {
             build_arch(ic, opts, arch, lock)
                 .await
@@ -75,7 +74,7 @@ pub async fn build(ic: Arc<ImageConfig>, opts: Options) -> anyhow::Result<Built>
         .build_date
         .unwrap_or_else(|| images.iter().map(|(_, t)| *t).max().unwrap_or(0));
     let images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
-    let index = assemble::index(&ic, &images, created);
+    let index = assemble::index(ic, &images, created);
     let index_json = oci::to_go_json(&index);
     Ok(Built {
         images,
