@@ -552,6 +552,12 @@ fn same_inputs_and_source_date_epoch_give_the_same_bytes() {
         layouts.push(files);
     }
     assert!(tarballs[0] == tarballs[1], "tarballs differ");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join("a/out.tar"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o644);
     assert!(layouts[0] == layouts[1], "layouts differ");
     assert!(layouts[0].iter().any(|(p, _)| p == Path::new("index.json")));
     assert!(

@@ -284,3 +284,95 @@ fn the_readme_example_builds_and_runs_in_podman() {
     let _ = run(&["system", "reset", "--force"]);
     assert_eq!(ok(&out, "podman run"), "hello from apko-rs\n");
 }
+
+/// tests/fixtures/apk_repo_server.py over the example, requiring Basic auth.
+struct RepoServer {
+    child: std::process::Child,
+    host: String,
+}
+
+impl RepoServer {
+    fn start(password: &str) -> RepoServer {
+        use std::io::BufRead;
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut child = Command::new(require("python3", "python3"))
+            .arg(format!("{root}/tests/fixtures/apk_repo_server.py"))
+            .arg(format!("{root}/examples/hello"))
+            .env("APK_TEST_USER", "ci")
+            .env("APK_TEST_PASSWORD", password)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port: u16 = line.trim().parse().expect("the server prints its port");
+        RepoServer {
+            child,
+            host: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for RepoServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn apko_build_fetches_a_private_http_repository_with_auth_file_credentials() {
+    if Arch::host().as_str() != "amd64" {
+        return; // the example repository is x86_64
+    }
+    let server = RepoServer::start("pw-for-ci");
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    std::fs::write(
+        dir.path().join("apko.yaml"),
+        format!(
+            "contents:\n  keyring: [{root}/examples/hello/apko-rs-example.rsa.pub]\n  repositories: [http://{}/repo]\n  packages: [hello]\narchs: [x86_64]\n",
+            server.host
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("auth.txt"),
+        format!("{}=ci:pw-for-ci\n", server.host),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("wrong.txt"),
+        format!("{}=ci:not-the-password\n", server.host),
+    )
+    .unwrap();
+    let build = |auth: &str, out: &str| {
+        apko(dir.path())
+            .args(["build", "apko.yaml", "private:1", out, "--auth-file", auth])
+            .output()
+            .unwrap()
+    };
+    ok(&build("auth.txt", "ok.tar"), "apko build with --auth-file");
+    let images = read_tarball(&dir.path().join("ok.tar"));
+    let layer = &images[0].2[0];
+    assert!(layer.get("usr/bin/hello").is_some());
+    // the repository is written into the image as configured (no credentials were in it)
+    assert_eq!(
+        data(layer.get("etc/apk/repositories").unwrap()),
+        format!("http://{}/repo\n", server.host).as_bytes()
+    );
+
+    let out = build("wrong.txt", "bad.tar");
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&server.host), "{err}");
+    assert!(
+        err.contains("--auth-file"),
+        "the error names the credential source: {err}"
+    );
+    assert!(!err.contains("not-the-password"), "{err}");
+    assert!(!dir.path().join("bad.tar").exists());
+}

@@ -146,6 +146,7 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
         .worker_threads(layer::threads())
         .build()
         .context("cannot start the async runtime")?;

@@ -156,6 +156,9 @@ pub fn write_tarball(
     w.write_all(&END)?;
     w.flush()?;
     drop(w);
+    // a temporary file is private (0600); the image is an ordinary file, as apko writes it
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
