@@ -602,3 +602,55 @@ fn building_on_apkos_base_image_reuses_its_layer() {
     };
     assert!(names.lines().any(|l| l == base_layer), "{names}");
 }
+
+#[test]
+fn a_config_in_a_git_checkout_gets_source_and_revision_annotations() {
+    let git = require("git", "git");
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    std::fs::create_dir_all(repo.join("images")).unwrap();
+    std::fs::write(repo.join("images/apko.yaml"), "archs: [x86_64]\n").unwrap();
+    let g = |args: &[&str]| {
+        let out = Command::new(&git)
+            .current_dir(&repo)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        ok(&out, &format!("git {args:?}"))
+    };
+    g(&["init", "-q"]);
+    g(&[
+        "remote",
+        "add",
+        "origin",
+        "https://ci:token@git.example/org/images.git",
+    ]);
+    g(&["add", "."]);
+    g(&["commit", "-q", "-m", "x"]);
+    let head = g(&["rev-parse", "HEAD"]).trim().to_string();
+    let build = |extra: &[&str]| {
+        let out = apko()
+            .current_dir(&repo)
+            .env("SOURCE_DATE_EPOCH", "0")
+            .args(["build", "images/apko.yaml", "vcs:1", "out.tar"])
+            .args(extra)
+            .output()
+            .unwrap();
+        ok(&out, "apko build");
+        let listing = Command::new("tar")
+            .args(["xOf", "out.tar", "index.json"])
+            .current_dir(&repo)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&listing.stdout).unwrap()["annotations"].clone()
+    };
+    let a = build(&[]);
+    assert_eq!(
+        a["org.opencontainers.image.source"],
+        "https://git.example/org/images.git"
+    );
+    assert_eq!(a["org.opencontainers.image.revision"], head.as_str());
+    let a = build(&["--vcs=false"]);
+    assert!(a.get("org.opencontainers.image.source").is_none(), "{a}");
+}

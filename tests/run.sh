@@ -18,6 +18,7 @@ PACKAGES=(
   runc                             # podman needs an OCI runtime; crun fails on hybrid cgroups
   umoci oci-image-tool             # consumers of the images apko build writes
   busybox-static                   # a static userland for images the tests run with podman
+  git                              # apko build --vcs reads the checkout holding the config
   openssl python3                  # APK repository tests: a private CA, a Basic-auth file server
 )
 missing=()

@@ -3,7 +3,7 @@
 use super::auth_args::AuthArgs;
 use crate::image::build::{self, Options};
 use crate::image::config::{Arch, ImageConfig, arch};
-use crate::image::{layer, oci, output};
+use crate::image::{layer, oci, output, vcs};
 use crate::registry::reference::Reference;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -73,7 +73,7 @@ pub struct BuildArgs {
     /// Accepted for compatibility (no SBOM is written).
     #[arg(long, value_name = "FORMATS")]
     pub sbom_formats: Option<String>,
-    /// Accepted for compatibility (no VCS probing).
+    /// Take `vcs-url` from the git repository holding CONFIG when the config sets none.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub vcs: bool,
     #[command(flatten)]
@@ -109,6 +109,13 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         ic.annotations
             .get_or_insert_with(Default::default)
             .insert(k.into(), v.into());
+    }
+    if args.vcs
+        && ic.vcs_url.is_empty()
+        && let Some(url) = vcs::probe(&args.config_file)
+    {
+        tracing::debug!("detected {url} as VCS URL");
+        ic.vcs_url = url;
     }
     let archs = if !args.arch.is_empty() {
         arch::parse_list(&args.arch)

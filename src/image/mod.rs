@@ -11,3 +11,4 @@ pub mod layer;
 pub mod oci;
 pub mod output;
 pub mod paths;
+pub mod vcs;
