@@ -310,6 +310,90 @@ mod tests {
     }
 
     #[test]
+    fn long_and_unusual_entries_read_back() {
+        let mut t = Tree::new();
+        let split = format!("{}/{}", "d".repeat(120), "f".repeat(90));
+        let unsplittable = format!("a/{}", "n".repeat(120));
+        let mut big = Entry::file(&b"x"[..], 0o4755);
+        big.uid = 3_000_000;
+        big.xattrs
+            .insert("security.capability".into(), vec![1, 0, 0, 2, 0]);
+        t.insert(&split, Entry::file(&b"s"[..], 0o644)).unwrap();
+        t.insert(&unsplittable, big).unwrap();
+        t.insert("caf\u{e9}", Entry::symlink("\u{e9}t\u{e9}"))
+            .unwrap();
+        let mut link = Entry::file(Vec::new(), 0o644);
+        link.kind = Kind::Hardlink("caf\u{e9}".into());
+        t.insert("h", link).unwrap();
+        let mut out = Vec::new();
+        write(&t, &mut out);
+        assert_eq!(out.len() % BLOCK, 0);
+        type Back = (String, Option<String>, u64, u32, Vec<(String, Vec<u8>)>);
+        let mut back: Vec<Back> = Vec::new();
+        let mut ar = ::tar::Archive::new(&out[..]);
+        for e in ar.entries().unwrap() {
+            let mut e = e.unwrap();
+            let xattrs = e
+                .pax_extensions()
+                .unwrap()
+                .map(|x| {
+                    x.map(|x| x.unwrap())
+                        .filter(|x| x.key().unwrap().starts_with("SCHILY"))
+                        .map(|x| (x.key().unwrap().to_string(), x.value_bytes().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            back.push((
+                e.path().unwrap().to_string_lossy().into_owned(),
+                e.link_name()
+                    .unwrap()
+                    .map(|l| l.to_string_lossy().into_owned()),
+                e.header().uid().unwrap(),
+                e.header().mode().unwrap(),
+                xattrs,
+            ));
+        }
+        let names: Vec<&str> = back.iter().map(|b| b.0.as_str()).collect();
+        assert_eq!(
+            names,
+            ["a", &unsplittable, "caf\u{e9}", &split[..120], &split, "h"]
+        );
+        let entry = |n: &str| back.iter().find(|b| b.0 == n).unwrap().clone();
+        assert_eq!(entry(&unsplittable).2, 3_000_000);
+        assert_eq!(entry(&unsplittable).3, 0o4755);
+        assert_eq!(
+            entry(&unsplittable).4,
+            [(
+                "SCHILY.xattr.security.capability".to_string(),
+                vec![1, 0, 0, 2, 0]
+            )]
+        );
+        assert_eq!(entry("caf\u{e9}").1.as_deref(), Some("\u{e9}t\u{e9}"));
+        assert_eq!(entry("h").1.as_deref(), Some("caf\u{e9}"));
+        // the splittable long name is plain USTAR (prefix + name); a long name without a
+        // `/` to split at, a non-ASCII name or link target, a big UID and xattrs need PAX,
+        // whose headers are named as Go names them (non-ASCII dropped, cut at 100 bytes)
+        let pax_names: Vec<String> = out
+            .chunks(BLOCK)
+            .filter(|b| b[156] == b'x' && b[257..263] == *b"ustar\0")
+            .map(|b| {
+                String::from_utf8_lossy(&b[..100])
+                    .trim_end_matches('\0')
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            pax_names,
+            [
+                format!("a/PaxHeaders.0/{}", "n".repeat(100 - 15)),
+                "PaxHeaders.0/caf".to_string(),
+                format!("PaxHeaders.0/{}", "d".repeat(100 - 13)),
+                "PaxHeaders.0/h".to_string(),
+            ]
+        );
+    }
+
+    #[test]
     fn pax_record_lengths() {
         let mut out = Vec::new();
         let mut r = BTreeMap::new();
