@@ -306,3 +306,25 @@ impl Drop for Bars {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_redacted_like_go() {
+        assert_eq!(
+            redact("https://u:secret@repo.example/os"),
+            "https://u:xxxxx@repo.example/os"
+        );
+        assert_eq!(
+            redact("https://tok@repo.example/os"),
+            "https://tok@repo.example/os"
+        );
+        assert_eq!(redact("./packages"), "./packages");
+        assert_eq!(
+            redact("https://repo.example/a@b"),
+            "https://repo.example/a@b"
+        );
+    }
+}
