@@ -179,7 +179,8 @@ async fn build_arch(
 }
 
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts
-/// (not on a base image: its accounts are kept), `paths`, and the character devices.
+/// (not on a base image: its accounts are kept), `paths`, the s6 services, and the character
+/// devices.
 pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
         append_lines(
@@ -206,6 +207,20 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
             .map_err(|e| anyhow!("failed to mutate accounts: {e}"))?;
     }
     paths::apply(tree, &ic.paths, created).map_err(|e| anyhow!(e))?;
+    // s6 supervision tree (`entrypoint.services`), as apko's s6 package writes it
+    for (service, command) in &ic.entrypoint.services {
+        let mut dir = Entry::dir(0o777);
+        dir.mtime = created;
+        for p in ["sv".to_string(), format!("sv/{service}")] {
+            match tree.get_mut(&p) {
+                Some(e) => e.mode = 0o777,
+                None => tree.insert(&p, dir.clone())?,
+            }
+        }
+        let mut run = Entry::file(format!("#!/bin/execlineb\n{command}\n").into_bytes(), 0o755);
+        run.mtime = created;
+        tree.insert(&format!("sv/{service}/run"), run)?;
+    }
     for (name, major, minor, mode) in [
         ("console", 5, 1, 0o620),
         ("null", 1, 3, 0o666),
@@ -352,6 +367,32 @@ impl Lockfile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_bundle_writes_the_supervision_tree() {
+        let ic = ImageConfig::parse(
+            "entrypoint:\n  type: service-bundle\n  services:\n    nginx: /usr/sbin/nginx -c /etc/nginx.conf\n",
+            "t",
+        )
+        .unwrap();
+        let mut t = Tree::new();
+        finish_tree(&mut t, &ic, 5).unwrap();
+        let run = t.get("sv/nginx/run").unwrap();
+        assert_eq!(
+            run.kind,
+            Kind::File(
+                b"#!/bin/execlineb\n/usr/sbin/nginx -c /etc/nginx.conf\n"
+                    .to_vec()
+                    .into()
+            )
+        );
+        assert_eq!((run.mode, run.mtime), (0o755, 5));
+        assert_eq!(
+            (t.get("sv").unwrap().mode, t.get("sv/nginx").unwrap().mode),
+            (0o777, 0o777)
+        );
+        assert_eq!(t.get("dev/null").unwrap().kind, Kind::CharDevice(1, 3));
+    }
 
     #[test]
     fn diff_keeps_changes_parents_and_whiteouts() {
