@@ -1,3 +1,19 @@
-//! Talking to OCI registries: references now; the client comes with the registry issue.
+//! Talking to OCI registries: references, the authentication flows (Basic, tokens, identity
+//! tokens, credential fallback), blob and manifest transfer, and pushing and pulling whole
+//! images between OCI layouts and registries.
 
+pub mod blob;
+pub mod challenge;
+pub mod client;
+pub mod digest;
+pub mod error;
+pub mod manifest;
 pub mod reference;
+pub mod session;
+pub mod token;
+pub mod transport;
+
+pub use client::Client;
+pub use error::Error;
+pub use session::Credentials;
+pub use transport::Options;

@@ -1,0 +1,327 @@
+//! Blobs: existence checks, cross-repository mounts, uploads (one PUT for small blobs, PATCH
+//! chunks for large ones) and downloads streamed to disk with their digest checked.
+
+use super::client::{Client, check_digest_header, location};
+use super::digest::{Digest, Hasher};
+use super::error::{Error, error_detail};
+use super::manifest::Descriptor;
+use super::session::Registry;
+use super::transport::{Body, Counter, Request, redact};
+use futures_util::StreamExt;
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use std::path::Path;
+use tokio::io::AsyncWriteExt;
+
+/// How blobs are uploaded.
+#[derive(Debug, Clone)]
+pub struct UploadOptions {
+    /// Blobs up to this size go in one PUT; larger ones in PATCH chunks.
+    pub monolithic_max: u64,
+    /// The size of each PATCH chunk.
+    pub chunk_size: u64,
+}
+
+impl Default for UploadOptions {
+    fn default() -> Self {
+        UploadOptions {
+            monolithic_max: 64 << 20,
+            chunk_size: 32 << 20,
+        }
+    }
+}
+
+/// What pushing one blob did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushed {
+    /// The repository already had it.
+    Existed,
+    /// Mounted from another repository of the registry.
+    Mounted,
+    /// Uploaded.
+    Uploaded,
+}
+
+impl Client {
+    /// Whether `repository` has the blob (`HEAD`; redirects are followed without
+    /// credentials).
+    pub async fn blob_exists(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        digest: &Digest,
+    ) -> Result<bool, Error> {
+        let url = Client::url(registry, repository, &format!("blobs/{digest}"));
+        let req = Request::new(Method::HEAD, url);
+        let response = self.send(registry, repository, scopes, &req, None).await?;
+        match response.status() {
+            StatusCode::OK => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            status => Err(Error::Status {
+                context: format!("HEAD blob {digest} in {}/{repository}", registry.host),
+                status,
+                detail: String::new(),
+            }),
+        }
+    }
+
+    /// Pushes the blob `desc` from `path`: nothing when it exists, a mount when one of
+    /// `mount_from` (repositories of the same registry) has it, else an upload. Failures
+    /// that may pass (429, 5xx, dropped connections) restart the blob, up to the retry limit.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn push_blob(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        desc: &Descriptor,
+        path: &Path,
+        mount_from: &[String],
+        options: &UploadOptions,
+        progress: Option<&Counter>,
+    ) -> Result<Pushed, Error> {
+        let mut attempt = 0;
+        loop {
+            let result = self
+                .push_blob_once(
+                    registry, repository, scopes, desc, path, mount_from, options, progress,
+                )
+                .await;
+            match result {
+                Err(e) if e.is_retriable() && attempt < self.options().retries => {
+                    tracing::debug!("{e}; pushing blob {} again", desc.digest);
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn push_blob_once(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        desc: &Descriptor,
+        path: &Path,
+        mount_from: &[String],
+        options: &UploadOptions,
+        progress: Option<&Counter>,
+    ) -> Result<Pushed, Error> {
+        let digest = &desc.digest;
+        if self
+            .blob_exists(registry, repository, scopes, digest)
+            .await?
+        {
+            return Ok(Pushed::Existed);
+        }
+        let target = format!("{}/{repository}", registry.host);
+        let context = format!("uploading blob {digest} to {target}");
+        let mut start = Client::url(registry, repository, "blobs/uploads/");
+        if let Some(from) = mount_from.iter().find(|r| *r != repository) {
+            start
+                .query_pairs_mut()
+                .append_pair("mount", digest.as_str())
+                .append_pair("from", from);
+        }
+        let mut req = Request::new(Method::POST, start);
+        req.retry = false;
+        let response = self.send(registry, repository, scopes, &req, None).await?;
+        let status = response.status();
+        if status == StatusCode::CREATED {
+            tracing::debug!("mounted {digest} into {target}");
+            return Ok(Pushed::Mounted);
+        }
+        if status != StatusCode::ACCEPTED {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(Error::Status {
+                context,
+                status,
+                detail: error_detail(&body),
+            });
+        }
+        let mut url = location(registry, response.headers(), &context)?;
+        let size = desc.size;
+        if size > options.monolithic_max {
+            let mut offset = 0;
+            while offset < size {
+                let len = options.chunk_size.min(size - offset);
+                let mut req = Request::new(Method::PATCH, url.clone())
+                    .header(CONTENT_TYPE, "application/octet-stream")
+                    .header(
+                        CONTENT_RANGE,
+                        &format!("{}-{}", offset, offset + len - 1),
+                    )
+                    .body(Body::File {
+                        path: path.to_path_buf(),
+                        offset,
+                        len,
+                    });
+                req.retry = false;
+                let response = self
+                    .send(registry, repository, scopes, &req, progress)
+                    .await?;
+                let status = response.status();
+                if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
+                    let body = response.bytes().await.unwrap_or_default();
+                    return Err(Error::Status {
+                        context: format!("{context}: PATCH bytes {offset}-{}", offset + len - 1),
+                        status,
+                        detail: error_detail(&body),
+                    });
+                }
+                url = location(registry, response.headers(), &context)?;
+                offset += len;
+            }
+        }
+        url.query_pairs_mut().append_pair("digest", digest.as_str());
+        let body = if size > options.monolithic_max {
+            Body::Empty
+        } else {
+            Body::File {
+                path: path.to_path_buf(),
+                offset: 0,
+                len: size,
+            }
+        };
+        let mut req = Request::new(Method::PUT, url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        req.retry = false;
+        let response = self
+            .send(registry, repository, scopes, &req, progress)
+            .await?;
+        let status = response.status();
+        if status != StatusCode::CREATED {
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(Error::Status {
+                context,
+                status,
+                detail: error_detail(&body),
+            });
+        }
+        check_digest_header(response.headers(), digest, &context)?;
+        Ok(Pushed::Uploaded)
+    }
+
+    /// Downloads the blob `desc` to `dest`, streaming through a temporary file beside it
+    /// that becomes `dest` only when size and digest match.
+    pub async fn download_blob(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        desc: &Descriptor,
+        dest: &Path,
+        progress: Option<&Counter>,
+    ) -> Result<(), Error> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .download_once(registry, repository, scopes, desc, dest, progress)
+                .await
+            {
+                Err(e) if e.is_retriable() && attempt < self.options().retries => {
+                    tracing::debug!("{e}; downloading blob {} again", desc.digest);
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn download_once(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        desc: &Descriptor,
+        dest: &Path,
+        progress: Option<&Counter>,
+    ) -> Result<(), Error> {
+        let digest = &desc.digest;
+        let url = Client::url(registry, repository, &format!("blobs/{digest}"));
+        let context = format!("GET blob {digest} from {}/{repository}", registry.host);
+        let response = self
+            .send(registry, repository, scopes, &Request::new(Method::GET, url), None)
+            .await?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            let final_url = redact(response.url());
+            let body = response.bytes().await.unwrap_or_default();
+            return Err(Error::Status {
+                context: format!("{context} (answered by {final_url})"),
+                status,
+                detail: error_detail(&body),
+            });
+        }
+        let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
+        let partial = dest.with_file_name(format!(
+            ".{}.partial-{}",
+            digest.hex(),
+            std::process::id()
+        ));
+        let file = tokio::fs::File::create(&partial)
+            .await
+            .map_err(|e| io(&format!("cannot create {}", partial.display()), e))?;
+        let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
+        let mut hasher = Hasher::new(digest.algorithm());
+        let mut received: u64 = 0;
+        let mut stream = response.bytes_stream();
+        let result: Result<(), Error> = async {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(|e| Error::transport(context.clone(), &e))?;
+                received += chunk.len() as u64;
+                if received > desc.size {
+                    return Err(Error::Other(format!(
+                        "{context}: the registry sent more than the {} bytes the manifest gives",
+                        desc.size
+                    )));
+                }
+                hasher.update(&chunk);
+                out.write_all(&chunk)
+                    .await
+                    .map_err(|e| io(&format!("cannot write {}", partial.display()), e))?;
+                if let Some(p) = progress {
+                    p(chunk.len() as u64);
+                }
+            }
+            out.flush()
+                .await
+                .map_err(|e| io(&format!("cannot write {}", partial.display()), e))?;
+            if received != desc.size {
+                return Err(Error::Other(format!(
+                    "{context}: got {received} bytes, the manifest gives {}",
+                    desc.size
+                )));
+            }
+            let got = hasher.finish();
+            if got != *digest {
+                return Err(Error::Other(format!(
+                    "{context}: the content's digest is {got}: refusing it"
+                )));
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(e);
+        }
+        tokio::fs::rename(&partial, dest)
+            .await
+            .map_err(|e| io(&format!("cannot move {} into place", partial.display()), e))
+    }
+}
+
+/// The path of a blob in an OCI layout.
+pub fn layout_path(layout: &Path, digest: &Digest) -> std::path::PathBuf {
+    layout
+        .join("blobs")
+        .join(digest.algorithm_name())
+        .join(digest.hex())
+}

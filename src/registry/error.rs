@@ -1,0 +1,173 @@
+//! Registry errors: each names the registry or host, what was being done, and what to do.
+//! None carries a secret: request URLs never hold one, and response bodies are reduced to the
+//! registry's error codes and messages.
+
+use crate::auth::resolver::ResolveError;
+use reqwest::StatusCode;
+
+/// Anything that can go wrong talking to a registry.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The server answered with a status the operation cannot use.
+    #[error("{context}: {status}{detail}")]
+    Status {
+        /// What was being done, e.g. `PUT manifest sha256:… to r.example/app`.
+        context: String,
+        /// The status.
+        status: StatusCode,
+        /// ` (CODE: message)` from the registry's error body, or empty.
+        detail: String,
+    },
+    /// The request did not get an answer (connection, TLS, timeout).
+    #[error("{context}: {cause}{hint}")]
+    Transport {
+        /// What was being done.
+        context: String,
+        /// The underlying cause chain.
+        cause: String,
+        /// What to do about it, or empty.
+        hint: String,
+        /// Whether trying again may help.
+        retriable: bool,
+    },
+    /// No credential source could authenticate.
+    #[error("{0}")]
+    Credentials(#[from] ResolveError),
+    /// Something else, fully described.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl Error {
+    /// Whether a retry of the same operation may succeed (429, 5xx, dropped connections).
+    pub fn is_retriable(&self) -> bool {
+        match self {
+            Error::Status { status, .. } => retriable_status(*status),
+            Error::Transport { retriable, .. } => *retriable,
+            _ => false,
+        }
+    }
+
+    /// A transport error from reqwest, with its cause chain and a hint for TLS problems.
+    pub fn transport(context: String, err: &reqwest::Error) -> Error {
+        let mut cause = String::new();
+        let mut source: Option<&dyn std::error::Error> = Some(err);
+        // reqwest's own text repeats the URL; its causes say what happened.
+        let mut first = true;
+        while let Some(e) = source {
+            let text = e.to_string();
+            if !(first && text.starts_with("error sending request")) && !cause.contains(&text) {
+                if !cause.is_empty() {
+                    cause.push_str(": ");
+                }
+                cause.push_str(&text);
+            }
+            first = false;
+            source = e.source();
+        }
+        if cause.is_empty() {
+            cause = err.to_string();
+        }
+        let lower = cause.to_ascii_lowercase();
+        let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+            "; if the registry uses a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)"
+        } else {
+            ""
+        };
+        Error::Transport {
+            context,
+            cause,
+            hint: hint.to_string(),
+            retriable: err.is_connect() || err.is_timeout() || err.is_request() || err.is_body(),
+        }
+    }
+}
+
+/// 429 and the 5xx statuses that mean "later".
+pub fn retriable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// ` (CODE: message; CODE: message)` from a distribution-spec error body, or a short excerpt
+/// of a non-JSON body; empty when there is nothing useful. Bounded in length.
+pub fn error_detail(body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        errors: Vec<Entry>,
+        // Token servers: {"details": …} (distribution), {"error": …, "error_description": …}.
+        #[serde(default)]
+        details: Option<String>,
+        #[serde(default)]
+        error: Option<String>,
+        #[serde(default)]
+        error_description: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+        #[serde(default)]
+        message: String,
+    }
+    let text = match serde_json::from_slice::<Body>(body) {
+        Ok(b) => {
+            let mut parts: Vec<String> = b
+                .errors
+                .iter()
+                .map(|e| match (e.code.is_empty(), e.message.is_empty()) {
+                    (false, false) => format!("{}: {}", e.code, e.message),
+                    (false, true) => e.code.clone(),
+                    _ => e.message.clone(),
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            parts.extend(b.details);
+            parts.extend(b.error);
+            parts.extend(b.error_description);
+            parts.join("; ")
+        }
+        Err(_) => {
+            let s = String::from_utf8_lossy(body);
+            let s = s.trim();
+            if s.starts_with('<') || s.contains('\u{fffd}') {
+                String::new()
+            } else {
+                s.to_string()
+            }
+        }
+    };
+    let text: String = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(" ({text})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn details() {
+        assert_eq!(
+            error_detail(
+                br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}"#
+            ),
+            " (UNAUTHORIZED: authentication required)"
+        );
+        assert_eq!(
+            error_detail(br#"{"details":"bad credentials"}"#),
+            " (bad credentials)"
+        );
+        assert_eq!(error_detail(b"<html>nope</html>"), "");
+        assert_eq!(error_detail(b""), "");
+        assert_eq!(error_detail(b"plain text\n"), " (plain text)");
+        assert_eq!(error_detail(&[b'x'; 1000]).len(), 303);
+    }
+}

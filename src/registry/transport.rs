@@ -1,0 +1,508 @@
+//! HTTP for registries: TLS roots, when plain HTTP is allowed, retries with backoff, and
+//! redirects followed by hand so that `Authorization` only ever goes to the origin it is for.
+
+use super::error::{Error, retriable_status};
+use bytes::Bytes;
+use futures_util::TryStreamExt;
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+/// How to reach registries; the command-line flags.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Registries (`host` or `host:port`) that may be reached over plain HTTP when HTTPS
+    /// fails, as docker's `--insecure-registry`. Loopback registries always may.
+    pub insecure_registries: Vec<String>,
+    /// Use plain HTTP for every registry (oras's `--plain-http`).
+    pub plain_http: bool,
+    /// Extra CA certificates (PEM files) trusted besides the system's (or `SSL_CERT_FILE`'s).
+    pub ca_files: Vec<PathBuf>,
+    /// Parallel blob transfers.
+    pub jobs: usize,
+    /// Retries of a request that got 429, 5xx or no answer.
+    pub retries: u32,
+    /// Longest wait a `Retry-After` may ask for before giving up.
+    pub max_retry_after: Duration,
+    /// Show progress bars (on a terminal).
+    pub progress: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            insecure_registries: Vec::new(),
+            plain_http: false,
+            ca_files: Vec::new(),
+            jobs: 4,
+            retries: 3,
+            max_retry_after: Duration::from_secs(60),
+            progress: false,
+        }
+    }
+}
+
+/// A request body that can be produced again for a retry.
+#[derive(Debug, Clone)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// Bytes in memory.
+    Bytes(Bytes),
+    /// A range of a file, streamed.
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Where the range starts.
+        offset: u64,
+        /// Its length.
+        len: u64,
+    },
+}
+
+/// One request, reusable across retries and re-authentication.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// The URL.
+    pub url: Url,
+    /// Headers other than `Authorization`.
+    pub headers: HeaderMap,
+    /// The body.
+    pub body: Body,
+    /// Whether repeating the request is safe (false for upload steps, retried whole).
+    pub retry: bool,
+}
+
+impl Request {
+    /// A body-less request that may be retried.
+    pub fn new(method: Method, url: Url) -> Request {
+        Request {
+            method,
+            url,
+            headers: HeaderMap::new(),
+            body: Body::Empty,
+            retry: true,
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: reqwest::header::HeaderName, value: &str) -> Request {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.insert(name, v);
+        }
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Body) -> Request {
+        self.body = body;
+        self
+    }
+}
+
+/// The answer, and whether it came from the origin the credentials are for.
+pub struct Sent {
+    /// The final response (after redirects).
+    pub response: reqwest::Response,
+    /// False when a redirect led to another host.
+    pub from_origin: bool,
+}
+
+/// Counts bytes sent or received, for progress bars.
+pub type Counter = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
+
+/// The HTTP client with this process's TLS and plain-HTTP policy.
+pub struct Transport {
+    http: reqwest::Client,
+    options: Options,
+}
+
+impl Transport {
+    /// Builds the client: system roots (or `SSL_CERT_FILE`), plus `--ca-file` certificates; no
+    /// automatic redirects.
+    pub fn new(options: Options) -> Result<Transport, Error> {
+        if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
+            let path = Path::new(&file);
+            let ok = std::fs::read(path)
+                .map(|b| reqwest::Certificate::from_pem_bundle(&b).is_ok_and(|c| !c.is_empty()));
+            if !matches!(ok, Ok(true)) {
+                return Err(Error::Other(format!(
+                    "SSL_CERT_FILE={} holds no PEM certificate (it replaces the system's CA bundle): fix or unset it",
+                    path.display()
+                )));
+            }
+        }
+        let mut builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            .read_timeout(Duration::from_secs(300))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .tcp_nodelay(true);
+        for file in &options.ca_files {
+            let bytes = std::fs::read(file).map_err(|e| {
+                Error::Other(format!("cannot read --ca-file {}: {e}", file.display()))
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
+                Error::Other(format!(
+                    "--ca-file {} is not a PEM certificate bundle: {e}",
+                    file.display()
+                ))
+            })?;
+            if certs.is_empty() {
+                return Err(Error::Other(format!(
+                    "--ca-file {} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
+                    file.display()
+                )));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder.build().map_err(|e| {
+            Error::Other(format!("cannot set up the HTTP client: {}", chain(&e)))
+        })?;
+        Ok(Transport { http, options })
+    }
+
+    /// The options it was built with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Whether `host` (`name[:port]`) may be spoken to over plain HTTP.
+    pub fn plain_http_allowed(&self, host: &str) -> bool {
+        let name = host_name(host);
+        self.options.plain_http
+            || is_loopback(name)
+            || self
+                .options
+                .insecure_registries
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(host) || r.eq_ignore_ascii_case(name))
+    }
+
+    /// Sends `req`, retrying 429/5xx/connection failures (when `req.retry`) and following
+    /// GET/HEAD redirects; `auth` goes only to `origin` (scheme, host and port).
+    pub async fn send(
+        &self,
+        req: &Request,
+        auth: Option<&HeaderValue>,
+        origin: &Url,
+        progress: Option<&Counter>,
+    ) -> Result<Sent, Error> {
+        let mut attempt = 0;
+        loop {
+            let result = self.send_once(req, auth, origin, progress).await;
+            let retry = req.retry && attempt < self.options.retries;
+            match result {
+                Ok(sent) if retry && retriable_status(sent.response.status()) => {
+                    let wait = retry_after(sent.response.headers())
+                        .unwrap_or_else(|| backoff(attempt));
+                    if wait > self.options.max_retry_after {
+                        return Ok(sent);
+                    }
+                    tracing::debug!(
+                        "{} {}: {}, retrying in {wait:?}",
+                        req.method,
+                        redact(&req.url),
+                        sent.response.status()
+                    );
+                    drop(sent);
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) if retry && e.is_retriable() => {
+                    tracing::debug!("{e}; retrying");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &Request,
+        auth: Option<&HeaderValue>,
+        origin: &Url,
+        progress: Option<&Counter>,
+    ) -> Result<Sent, Error> {
+        let mut url = req.url.clone();
+        let follow = req.method == Method::GET || req.method == Method::HEAD;
+        for _hop in 0..=10 {
+            let from_origin = same_origin(&url, origin);
+            let mut builder = self
+                .http
+                .request(req.method.clone(), url.clone())
+                .headers(req.headers.clone());
+            if from_origin && let Some(a) = auth {
+                builder = builder.header(AUTHORIZATION, a.clone());
+            }
+            builder = match &req.body {
+                Body::Empty => builder,
+                Body::Bytes(b) => builder
+                    .header(CONTENT_LENGTH, b.len())
+                    .body(reqwest::Body::from(b.clone())),
+                Body::File { path, offset, len } => builder
+                    .header(CONTENT_LENGTH, *len)
+                    .body(file_body(path, *offset, *len, progress.cloned()).await?),
+            };
+            let context = || format!("{} {}", req.method, redact(&url));
+            let response = builder
+                .send()
+                .await
+                .map_err(|e| Error::transport(context(), &e))?;
+            let status = response.status();
+            if !(follow && status.is_redirection() && status != StatusCode::NOT_MODIFIED) {
+                return Ok(Sent {
+                    response,
+                    from_origin,
+                });
+            }
+            let Some(next) = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .and_then(|l| url.join(l).ok())
+            else {
+                return Err(Error::Other(format!(
+                    "{}: {status} without a usable Location",
+                    context()
+                )));
+            };
+            if next.scheme() == "http"
+                && !self.plain_http_allowed(&authority(&next))
+                && url.scheme() == "https"
+            {
+                return Err(Error::Other(format!(
+                    "{}: redirected from HTTPS to plain HTTP ({}); refusing (name the host with --insecure-registry to allow it)",
+                    context(),
+                    redact(&next)
+                )));
+            }
+            tracing::debug!("{}: {status} → {}", context(), redact(&next));
+            url = next;
+        }
+        Err(Error::Other(format!(
+            "{} {}: more than 10 redirects",
+            req.method,
+            redact(&req.url)
+        )))
+    }
+}
+
+/// A streamed body over `len` bytes of `path` from `offset`.
+async fn file_body(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    progress: Option<Counter>,
+) -> Result<reqwest::Body, Error> {
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| Error::Other(format!("cannot open {}: {e}", path.display())))?;
+    if offset > 0 {
+        file.seek(std::io::SeekFrom::Start(offset))
+            .await
+            .map_err(|e| Error::Other(format!("cannot seek in {}: {e}", path.display())))?;
+    }
+    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)
+        .inspect_ok(move |chunk| {
+            if let Some(p) = &progress {
+                p(chunk.len() as u64);
+            }
+        });
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// How long a `Retry-After` (seconds or an HTTP date) asks to wait.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = parse_http_date(value)?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(Duration::from_secs(when.saturating_sub(now)))
+}
+
+/// Seconds since the epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
+fn parse_http_date(text: &str) -> Option<u64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| m == month)? as i64
+        + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    // Days from civil (Howard Hinnant's algorithm).
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
+}
+
+/// 250 ms, 500 ms, 1 s, … with up to 25% jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 250u64 << attempt.min(6);
+    let jitter = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::from(d.subsec_nanos()) % (base / 4 + 1));
+    Duration::from_millis(base + jitter)
+}
+
+/// Same scheme, host and port.
+pub fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// `host[:port]` of a URL, as registries are named.
+pub fn authority(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// The URL without its query (upload URLs carry opaque state), for messages and logs.
+pub fn redact(url: &Url) -> String {
+    let mut u = url.clone();
+    let had_query = u.query().is_some();
+    u.set_query(None);
+    let mut text = u.to_string();
+    if had_query {
+        text.push_str("?…");
+    }
+    text
+}
+
+/// `name` of `name:port`, `[v6]:port` or `name`.
+pub fn host_name(host: &str) -> &str {
+    if let Some(rest) = host.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// `localhost` and loopback addresses.
+pub fn is_loopback(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name.to_ascii_lowercase().ends_with(".localhost")
+        || name.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Private, loopback, link-local or unspecified IP literals: where a token realm named by a
+/// public registry must not point.
+pub fn is_internal_ip(name: &str) -> bool {
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    match name.parse::<IpAddr>() {
+        Ok(IpAddr::V4(ip)) => {
+            ip.is_private()
+                || ip.is_loopback()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || (ip.octets()[0] == 100 && (ip.octets()[1] & 0xc0) == 64)
+        }
+        Ok(IpAddr::V6(ip)) => {
+            ip.is_loopback()
+                || ip.is_unspecified()
+                || (ip.segments()[0] & 0xfe00) == 0xfc00
+                || (ip.segments()[0] & 0xffc0) == 0xfe80
+                || ip
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_internal_ip(&v4.to_string()))
+        }
+        Err(_) => false,
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts() {
+        assert_eq!(host_name("r.example:5000"), "r.example");
+        assert_eq!(host_name("[::1]:5000"), "::1");
+        assert_eq!(host_name("r.example"), "r.example");
+        assert!(is_loopback("127.0.0.7"));
+        assert!(is_loopback("localhost"));
+        assert!(is_loopback("[::1]"));
+        assert!(!is_loopback("10.0.0.1"));
+        assert!(is_internal_ip("10.1.2.3"));
+        assert!(is_internal_ip("169.254.169.254"));
+        assert!(is_internal_ip("[fd00::1]"));
+        assert!(!is_internal_ip("8.8.8.8"));
+        assert!(!is_internal_ip("auth.example"));
+    }
+
+    #[test]
+    fn origins() {
+        let a = Url::parse("https://r.example/v2/").unwrap();
+        assert!(same_origin(&a, &Url::parse("https://r.example:443/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("http://r.example/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://r.example:8443/x").unwrap()));
+        assert!(!same_origin(&a, &Url::parse("https://cdn.example/x").unwrap()));
+        assert_eq!(
+            redact(&Url::parse("http://h:1/v2/a/blobs/uploads/x?_state=abc&digest=d").unwrap()),
+            "http://h:1/v2/a/blobs/uploads/x?…"
+        );
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        assert_eq!(
+            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
+        assert_eq!(parse_http_date("yesterday"), None);
+    }
+}
