@@ -5,11 +5,15 @@ mod auth;
 mod auth_args;
 mod build;
 mod login;
+mod push;
+mod registry_args;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tracing::level_filters::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// Build OCI images from APK packages, with credentials from Docker credential helpers.
 #[derive(Debug, Parser)]
@@ -47,6 +51,10 @@ enum Command {
     Login(login::LoginArgs),
     /// Log out from a registry (erases from the helper and the config file).
     Logout(login::LogoutArgs),
+    /// Push an OCI image layout (as `apko build` writes) to one or more tags.
+    Push(push::PushArgs),
+    /// Pull an image from a registry into an OCI image layout.
+    Pull(push::PullArgs),
     /// Inspect, test and move credentials kept by credential helpers.
     #[command(subcommand)]
     Auth(auth::AuthCommand),
@@ -69,11 +77,17 @@ fn parse_level(text: &str) -> Result<LevelFilter, String> {
 /// Parses the command line and runs it.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Our own events at the chosen level; dependencies' (HTTP internals) at warn at most.
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_default(cli.log_level.min(LevelFilter::WARN))
+        .with_target("apko", cli.log_level);
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_max_level(cli.log_level)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .finish()
+        .with(targets)
         .init();
     if let Some(dir) = &cli.workdir
         && let Err(e) = std::env::set_current_dir(dir)
@@ -87,6 +101,8 @@ pub fn main() -> ExitCode {
         Command::ShowConfig { config_file } => build::show_config(&config_file),
         Command::Login(args) => login::login(args, config),
         Command::Logout(args) => login::logout(args, config),
+        Command::Push(args) => push::push(args, config),
+        Command::Pull(args) => push::pull(args, config),
         Command::Auth(cmd) => auth::run(cmd, config),
         Command::Completion { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "apko", &mut std::io::stdout());

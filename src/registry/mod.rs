@@ -3,11 +3,16 @@
 //! images between OCI layouts and registries.
 
 pub mod blob;
+pub mod blocking;
 pub mod challenge;
 pub mod client;
 pub mod digest;
 pub mod error;
+pub mod layout;
 pub mod manifest;
+pub mod progress;
+pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod session;
 pub mod token;

@@ -1,0 +1,40 @@
+//! The flags every command that talks to a registry shares: plain HTTP, CA certificates,
+//! parallelism.
+
+use crate::registry::Options;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `--insecure-registry`, `--plain-http`, `--ca-file`, `--jobs`.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryArgs {
+    /// Allow plain HTTP for this registry (HOST or HOST:PORT) when HTTPS fails, as docker's
+    /// --insecure-registry (TLS certificates are still verified when it speaks HTTPS).
+    /// Loopback registries (localhost, 127.0.0.1, [::1]) are always allowed.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure_registry: Vec<String>,
+    /// Use plain HTTP for every registry (as oras --plain-http).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Trust the CA certificates in this PEM file too (besides the system's; SSL_CERT_FILE
+    /// replaces the system's).
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Parallel blob transfers.
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
+    pub jobs: usize,
+}
+
+impl RegistryArgs {
+    /// The registry client's options; progress bars when stderr is a terminal.
+    pub fn options(&self) -> Options {
+        Options {
+            insecure_registries: self.insecure_registry.clone(),
+            plain_http: self.plain_http,
+            ca_files: self.ca_file.clone(),
+            jobs: self.jobs.max(1),
+            progress: true,
+            ..Options::default()
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! Pulling an image (an index and some or all of its platforms, or one manifest) into an OCI
+//! layout, every manifest and blob checked against its digest: what `contents.baseimage`
+//! reads when it names a registry.
+
+use super::client::Client;
+use super::digest::Digest;
+use super::error::Error;
+use super::layout::Layout;
+use super::manifest::{self, Descriptor, Manifest, Parsed, Platform};
+use super::progress::Progress;
+use super::reference::Reference;
+use super::session::repository_scope;
+use futures_util::{StreamExt, TryStreamExt};
+use std::collections::HashSet;
+use std::path::Path;
+
+/// What was pulled.
+#[derive(Debug, Clone)]
+pub struct Pulled {
+    /// The digest of what the reference named (index or manifest).
+    pub digest: Digest,
+    /// Its media type.
+    pub media_type: String,
+    /// The image manifests written, with their platforms.
+    pub images: Vec<(Option<Platform>, Digest)>,
+}
+
+/// Pulls `reference` into the layout at `dest` (created if needed). With `platforms` empty an
+/// index is pulled whole and `index.json` is its exact bytes (same digest); otherwise only the
+/// matching entries are pulled and `index.json` lists just them. A single manifest gets an
+/// `index.json` with one entry carrying the platform from its config. Blobs already in the
+/// layout with the right digest are not downloaded again.
+pub async fn pull_image(
+    client: &Client,
+    reference: &Reference,
+    platforms: &[Platform],
+    dest: &Path,
+) -> Result<Pulled, Error> {
+    let root = client.get_manifest(reference).await?;
+    let layout = Layout::create(dest)?;
+    let registry = client.registry(&reference.registry).await?;
+    let repo = &reference.repository;
+    let scopes = [repository_scope(repo, "pull")];
+    let parsed = manifest::parse(&root.bytes, &root.media_type)
+        .map_err(|why| Error::Other(format!("{reference}: {why}")))?;
+
+    // (descriptor, manifest) of every image to pull.
+    let mut images: Vec<(Descriptor, Manifest)> = Vec::new();
+    let index_json: Vec<u8>;
+    match parsed {
+        Parsed::Index(index) => {
+            let selected: Vec<&Descriptor> = index
+                .manifests
+                .iter()
+                .filter(|d| {
+                    platforms.is_empty()
+                        || d.platform
+                            .as_ref()
+                            .is_some_and(|p| platforms.iter().any(|w| w.matches(p)))
+                })
+                .collect();
+            for wanted in platforms {
+                if !selected
+                    .iter()
+                    .any(|d| d.platform.as_ref().is_some_and(|p| wanted.matches(p)))
+                {
+                    let have: Vec<String> = index
+                        .manifests
+                        .iter()
+                        .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
+                        .collect();
+                    return Err(Error::Other(format!(
+                        "{reference} has no image for {wanted} (it has {})",
+                        if have.is_empty() {
+                            "no platform entries".to_string()
+                        } else {
+                            have.join(", ")
+                        }
+                    )));
+                }
+            }
+            for desc in &selected {
+                if manifest::is_index(&desc.media_type) {
+                    return Err(Error::Other(format!(
+                        "{reference}: nested index {} is not supported",
+                        desc.digest
+                    )));
+                }
+                let child = client
+                    .get_manifest(&Reference {
+                        digest: Some(desc.digest.to_string()),
+                        tag: None,
+                        ..reference.clone()
+                    })
+                    .await?;
+                match manifest::parse(&child.bytes, &desc.media_type) {
+                    Ok(Parsed::Manifest(m)) => images.push(((*desc).clone(), m)),
+                    Ok(Parsed::Index(_)) => unreachable!("not an index media type"),
+                    Err(why) => {
+                        return Err(Error::Other(format!("{reference}@{}: {why}", desc.digest)));
+                    }
+                }
+                layout.write_blob(&desc.digest, &child.bytes)?;
+            }
+            index_json = if selected.len() == index.manifests.len() {
+                root.bytes.to_vec()
+            } else {
+                filtered_index(&root.bytes, &selected)?
+            };
+        }
+        Parsed::Manifest(m) => {
+            let desc = Descriptor {
+                media_type: root.media_type.clone(),
+                digest: root.digest.clone(),
+                size: root.bytes.len() as u64,
+                platform: None,
+            };
+            layout.write_blob(&root.digest, &root.bytes)?;
+            images.push((desc, m));
+            index_json = Vec::new(); // written once the config (and so the platform) is here
+        }
+    }
+    layout.write_blob(&root.digest, &root.bytes)?;
+
+    // Every blob once, skipping those already in the layout.
+    let mut seen = HashSet::new();
+    let blobs: Vec<&Descriptor> = images
+        .iter()
+        .flat_map(|(_, m)| m.blobs())
+        .filter(|d| seen.insert(d.digest.clone()))
+        .filter(|d| !present(&layout, d))
+        .collect();
+    let progress = Progress::new(
+        client.options().progress,
+        &format!("pulling {reference}"),
+        blobs.iter().map(|d| d.size).sum(),
+    );
+    let counter = progress.counter();
+    futures_util::stream::iter(blobs)
+        .map(|desc| {
+            let (registry, layout, scopes, counter) = (&registry, &layout, &scopes, &counter);
+            async move {
+                client
+                    .download_blob(
+                        registry,
+                        repo,
+                        scopes,
+                        desc,
+                        &layout.blob_path(&desc.digest),
+                        counter.as_ref(),
+                    )
+                    .await
+            }
+        })
+        .buffer_unordered(client.options().jobs.max(1))
+        .try_collect::<Vec<()>>()
+        .await?;
+    progress.finish();
+
+    let index_json = if index_json.is_empty() {
+        let (desc, m) = &images[0];
+        single_index(desc, &layout.read_blob(&m.config.digest)?)?
+    } else {
+        index_json
+    };
+    layout.write_index(&index_json)?;
+    Ok(Pulled {
+        digest: root.digest,
+        media_type: root.media_type,
+        images: images
+            .into_iter()
+            .map(|(d, _)| (d.platform, d.digest))
+            .collect(),
+    })
+}
+
+/// Whether the blob is already in the layout, whole and right.
+fn present(layout: &Layout, desc: &Descriptor) -> bool {
+    let path = layout.blob_path(&desc.digest);
+    std::fs::metadata(&path).is_ok_and(|m| m.len() == desc.size)
+        && std::fs::read(&path).is_ok_and(|b| desc.digest.matches(&b))
+}
+
+/// The index with only the `selected` entries, every other field kept.
+fn filtered_index(bytes: &[u8], selected: &[&Descriptor]) -> Result<Vec<u8>, Error> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Other(format!("invalid index: {e}")))?;
+    let keep: HashSet<&str> = selected.iter().map(|d| d.digest.as_str()).collect();
+    if let Some(entries) = value
+        .get_mut("manifests")
+        .and_then(serde_json::Value::as_array_mut)
+    {
+        entries.retain(|e| {
+            e.get("digest")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|d| keep.contains(d))
+        });
+    }
+    Ok(serde_json::to_vec(&value).expect("a JSON value serializes"))
+}
+
+/// An OCI index with one entry for a single pulled manifest, its platform from the config.
+fn single_index(desc: &Descriptor, config: &[u8]) -> Result<Vec<u8>, Error> {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        #[serde(default)]
+        os: Option<String>,
+        #[serde(default)]
+        architecture: Option<String>,
+        #[serde(default)]
+        variant: Option<String>,
+    }
+    let config: Config = serde_json::from_slice(config)
+        .map_err(|e| Error::Other(format!("image config {} is not JSON: {e}", desc.digest)))?;
+    let mut entry = serde_json::json!({
+        "mediaType": desc.media_type,
+        "digest": desc.digest.as_str(),
+        "size": desc.size,
+    });
+    if let (Some(os), Some(architecture)) = (config.os, config.architecture) {
+        let mut platform = serde_json::json!({"architecture": architecture, "os": os});
+        if let Some(v) = config.variant {
+            platform["variant"] = v.into();
+        }
+        entry["platform"] = platform;
+    }
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": manifest::OCI_INDEX,
+        "manifests": [entry],
+    });
+    Ok(serde_json::to_vec(&index).expect("a JSON value serializes"))
+}
