@@ -52,6 +52,28 @@ pub fn login(
     username: &str,
     password: &Secret<String>,
 ) -> anyhow::Result<Stored> {
+    store(locations, server, username, password, false)
+}
+
+/// Stores an identity token (the refresh token the registry's token endpoint gave at login)
+/// instead of the password, as `docker login` does: the helper gets `<token>` as the
+/// username, the file an `identitytoken` beside the username.
+pub fn login_identity_token(
+    locations: &Locations,
+    server: Option<&str>,
+    username: &str,
+    token: &Secret<String>,
+) -> anyhow::Result<Stored> {
+    store(locations, server, username, token, true)
+}
+
+fn store(
+    locations: &Locations,
+    server: Option<&str>,
+    username: &str,
+    secret: &Secret<String>,
+    identity_token: bool,
+) -> anyhow::Result<Stored> {
     let key = server_key(server);
     let path = locations.docker_config();
     let file = ConfigFile::load(&path, FileKind::Docker)?;
@@ -62,8 +84,12 @@ pub fn login(
             program
                 .store(&Credentials {
                     server_url: key.clone(),
-                    username: username.to_string(),
-                    secret: password.clone(),
+                    username: if identity_token {
+                        apko_credential::wire::TOKEN_USERNAME.to_string()
+                    } else {
+                        username.to_string()
+                    },
+                    secret: secret.clone(),
                 })
                 .with_context(|| format!("cannot store the credentials for {key}"))?;
             write::update(&path, |root| {
@@ -78,10 +104,18 @@ pub fn login(
         }
         None => {
             let mut entry = Map::new();
-            entry.insert(
-                "auth".into(),
-                Value::String(encode_basic(username, password.expose())),
-            );
+            if identity_token {
+                entry.insert("auth".into(), Value::String(encode_basic(username, "")));
+                entry.insert(
+                    "identitytoken".into(),
+                    Value::String(secret.expose().clone()),
+                );
+            } else {
+                entry.insert(
+                    "auth".into(),
+                    Value::String(encode_basic(username, secret.expose())),
+                );
+            }
             write::update(&path, |root| {
                 set_entry(root, &key, entry);
                 true

@@ -1,6 +1,9 @@
 //! `apko login` and `apko logout`, with docker's flags and texts.
 
 use super::auth_args::locations;
+use super::registry_args::RegistryArgs;
+use crate::auth::Target;
+use crate::registry::login;
 use crate::auth::login as store;
 use anyhow::{Context, bail};
 use apko_credential::Secret;
@@ -11,7 +14,7 @@ use std::process::ExitCode;
 
 #[derive(Debug, Args)]
 #[command(
-    after_help = "Examples:\n  echo \"$TOKEN\" | apko login registry.example.com -u ci --password-stdin\n  apko login -u alice --password-stdin < pw.txt      # Docker Hub\n\nWith \"credsStore\" or \"credHelpers\" in the Docker config the secret goes to that helper and\nthe file only gets an \"auths\": {\"SERVER\": {}} marker; otherwise it is written to the file\n(unencrypted, with a warning)."
+    after_help = "Examples:\n  echo \"$TOKEN\" | apko login registry.example.com -u ci --password-stdin\n  apko login -u alice --password-stdin < pw.txt      # Docker Hub\n\nThe credentials are checked against the registry first (/v2/ with Basic, or its token\nendpoint, whose refresh token is then stored instead of the password); nothing is stored\nwhen the registry refuses them. --no-verify skips the check.\n\nWith \"credsStore\" or \"credHelpers\" in the Docker config the secret goes to that helper and\nthe file only gets an \"auths\": {\"SERVER\": {}} marker; otherwise it is written to the file\n(unencrypted, with a warning)."
 )]
 pub(super) struct LoginArgs {
     /// The registry (default: Docker Hub).
@@ -25,6 +28,12 @@ pub(super) struct LoginArgs {
     /// Read the password from stdin.
     #[arg(long)]
     password_stdin: bool,
+    /// Store without checking against the registry first (e.g. for an APK repository host,
+    /// which has no registry API).
+    #[arg(long)]
+    no_verify: bool,
+    #[command(flatten)]
+    registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]
@@ -64,25 +73,38 @@ pub(super) fn login(args: LoginArgs, config: Option<&Path>) -> anyhow::Result<Ex
     if password.expose().is_empty() {
         bail!("the password is empty");
     }
-    let stored = store::login(
-        &locations(config),
-        args.server.as_deref(),
-        &username,
-        &password,
-    )?;
+    let server = args.server.as_deref();
+    let locations = locations(config);
+    if args.no_verify {
+        let stored = store::login(&locations, server, &username, &password)?;
+        for w in &stored.warnings {
+            eprintln!("{w}");
+        }
+        match &stored.helper {
+            Some(helper) => println!(
+                "Credentials for {} stored in {helper} (not verified against the registry).",
+                stored.key
+            ),
+            None => println!(
+                "Credentials for {} stored (not verified against the registry).",
+                stored.key
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let host = Target::registry_host(&store::server_key(server)).host;
+    let verified = login::verify_blocking(&host, &username, &password, args.registry.options())?;
+    let stored = match &verified.identity_token {
+        Some(token) => store::login_identity_token(&locations, server, &username, token)?,
+        None => store::login(&locations, server, &username, &password)?,
+    };
     for w in &stored.warnings {
         eprintln!("{w}");
     }
-    match &stored.helper {
-        Some(helper) => println!(
-            "Credentials for {} stored in {helper} (not verified against the registry).",
-            stored.key
-        ),
-        None => println!(
-            "Credentials for {} stored (not verified against the registry).",
-            stored.key
-        ),
+    if let Some(helper) = &stored.helper {
+        tracing::debug!("credentials for {} stored in {helper}", stored.key);
     }
+    println!("Login Succeeded");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -2,7 +2,7 @@
 
 use super::auth_args::AuthArgs;
 use super::registry_args::RegistryArgs;
-use crate::registry::blocking;
+use crate::registry::{Options, blocking};
 use crate::registry::manifest::Platform;
 use crate::registry::push::PushOptions;
 use crate::registry::reference::Reference;
@@ -25,6 +25,9 @@ pub(super) struct PushArgs {
     /// Write the pushed references (each image by digest, then the index) to FILE.
     #[arg(long, value_name = "FILE")]
     image_refs: Option<PathBuf>,
+    /// Parallel blob transfers.
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
+    jobs: usize,
     #[command(flatten)]
     auth: AuthArgs,
     #[command(flatten)]
@@ -43,6 +46,9 @@ pub(super) struct PullArgs {
     /// Only this platform (OS/ARCH[/VARIANT]); repeat for several. Default: all.
     #[arg(long, value_name = "PLATFORM")]
     platform: Vec<String>,
+    /// Parallel blob transfers.
+    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
+    jobs: usize,
     #[command(flatten)]
     auth: AuthArgs,
     #[command(flatten)]
@@ -64,7 +70,10 @@ pub(super) fn push(args: PushArgs, config: Option<&Path>) -> anyhow::Result<Exit
         &args.layout,
         &tags,
         resolver,
-        args.registry.options(),
+        Options {
+            jobs: args.jobs.max(1),
+            ..args.registry.options()
+        },
         &PushOptions::default(),
     )?;
     if let Some(file) = &args.image_refs {
@@ -91,7 +100,10 @@ pub(super) fn pull(args: PullArgs, config: Option<&Path>) -> anyhow::Result<Exit
         &platforms,
         &args.dir,
         resolver,
-        args.registry.options(),
+        Options {
+            jobs: args.jobs.max(1),
+            ..args.registry.options()
+        },
     )?;
     println!(
         "{}/{}@{}",

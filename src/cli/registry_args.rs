@@ -1,11 +1,10 @@
-//! The flags every command that talks to a registry shares: plain HTTP, CA certificates,
-//! parallelism.
+//! The flags every command that talks to a registry shares: plain HTTP and CA certificates.
 
 use crate::registry::Options;
 use clap::Args;
 use std::path::PathBuf;
 
-/// `--insecure-registry`, `--plain-http`, `--ca-file`, `--jobs`.
+/// `--insecure-registry`, `--plain-http`, `--ca-file`.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
     /// Allow plain HTTP for this registry (HOST or HOST:PORT) when HTTPS fails, as docker's
@@ -20,9 +19,6 @@ pub struct RegistryArgs {
     /// replaces the system's).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Vec<PathBuf>,
-    /// Parallel blob transfers.
-    #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
-    pub jobs: usize,
 }
 
 impl RegistryArgs {
@@ -32,7 +28,6 @@ impl RegistryArgs {
             insecure_registries: self.insecure_registry.clone(),
             plain_http: self.plain_http,
             ca_files: self.ca_file.clone(),
-            jobs: self.jobs.max(1),
             progress: true,
             ..Options::default()
         }

@@ -31,7 +31,7 @@ pub enum Error {
         retriable: bool,
     },
     /// No credential source could authenticate.
-    #[error("{0}")]
+    #[error(transparent)]
     Credentials(#[from] ResolveError),
     /// Something else, fully described.
     #[error("{0}")]

@@ -9,6 +9,7 @@ pub mod client;
 pub mod digest;
 pub mod error;
 pub mod layout;
+pub mod login;
 pub mod manifest;
 pub mod progress;
 pub mod pull;
