@@ -1,6 +1,8 @@
 //! Real components for tests, each started privately and stopped on drop:
 //! `docker-credential-pass` over a throwaway gpg key, `docker-credential-secretservice` over a
-//! gnome-keyring on its own D-Bus, and tiny fake helpers written as shell scripts.
+//! gnome-keyring on its own D-Bus, Debian's `docker-registry` (htpasswd or token auth, plain
+//! HTTP or TLS with a throwaway CA), a token server, tiny fake helpers written as shell
+//! scripts, and a small HTTP server for what no real component can play.
 //!
 //! A missing component is a test failure with the package to install, never a skip.
 
@@ -9,6 +11,14 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod http;
+pub mod layout;
+mod registry;
+pub mod tls;
+pub mod token;
+
+pub use registry::{Registry, RegistryAuth, RegistryConfig};
 
 /// A secret used throughout the tests; it must never appear in an error, a log line or argv.
 pub const SENTINEL: &str = "s3ntinel-7Qx9-DO-NOT-LEAK";
@@ -38,7 +48,7 @@ pub fn fake_helper(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn run(cmd: &mut Command, what: &str) -> String {
+pub(crate) fn run(cmd: &mut Command, what: &str) -> String {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -271,71 +281,3 @@ impl Drop for SecretService {
     }
 }
 
-/// Debian's `docker-registry` (distribution 2.8) on a free loopback port, with htpasswd auth
-/// for `testuser`/`testpass`, over plain HTTP.
-pub struct Registry {
-    _dir: tempfile::TempDir,
-    child: std::process::Child,
-    /// `127.0.0.1:<port>`.
-    pub host: String,
-}
-
-impl Registry {
-    /// Starts it and waits until `/v2/` answers.
-    pub fn start_htpasswd() -> Registry {
-        let bin = require("docker-registry", "docker-registry");
-        require("htpasswd", "apache2-utils");
-        let dir = tempfile::Builder::new()
-            .prefix("reg")
-            .tempdir()
-            .expect("tempdir");
-        let htpasswd = run(
-            Command::new("htpasswd").args(["-Bbn", "testuser", "testpass"]),
-            "htpasswd",
-        );
-        std::fs::write(dir.path().join("htpasswd"), htpasswd).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let host = format!("127.0.0.1:{port}");
-        let config = format!(
-            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {root}\n\
-             http:\n  addr: {host}\n  secret: test-only\nauth:\n  htpasswd:\n    realm: basic-realm\n    path: {pw}\n",
-            root = dir.path().join("data").display(),
-            pw = dir.path().join("htpasswd").display(),
-        );
-        let config_path = dir.path().join("config.yml");
-        std::fs::write(&config_path, config).unwrap();
-        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&config_path)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start docker-registry");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(&host).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "docker-registry did not start on {host}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Registry {
-            _dir: dir,
-            child,
-            host,
-        }
-    }
-}
-
-impl Drop for Registry {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
