@@ -145,6 +145,29 @@ impl Registry {
         std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default()
     }
 
+    /// Every request it answered, from its log: (method, URI, status), in order.
+    pub fn requests(&self) -> Vec<(String, String, u16)> {
+        let field = |line: &str, name: &str| -> Option<String> {
+            let start = line.find(&format!(" {name}="))? + name.len() + 2;
+            let rest = &line[start..];
+            Some(match rest.strip_prefix('"') {
+                Some(q) => q[..q.find('"')?].to_string(),
+                None => rest.split(' ').next()?.to_string(),
+            })
+        };
+        self.log()
+            .lines()
+            .filter(|l| l.contains("msg=\"response completed"))
+            .filter_map(|l| {
+                Some((
+                    field(l, "http.request.method")?,
+                    field(l, "http.request.uri")?,
+                    field(l, "http.response.status")?.parse().ok()?,
+                ))
+            })
+            .collect()
+    }
+
     /// Its storage root (`rootdirectory`).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")

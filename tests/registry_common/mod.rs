@@ -1,0 +1,205 @@
+//! Shared by the `registry_*` tests: the `apko` binary in an isolated environment (its own
+//! HOME, Docker config directory and PATH for helpers; no credential variables inherited).
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// An isolated place to run `apko`.
+pub struct Cli {
+    pub dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+}
+
+/// What a run printed and returned.
+#[derive(Debug)]
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Out {
+    /// Panics with everything unless it exited 0.
+    pub fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "apko failed: {self:#?}");
+        self
+    }
+}
+
+impl Cli {
+    pub fn new() -> Cli {
+        let dir = tempfile::Builder::new().prefix("cli").tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("bin")).unwrap();
+        std::fs::create_dir(dir.path().join("docker")).unwrap();
+        Cli {
+            dir,
+            env: Vec::new(),
+        }
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// The Docker config directory (`DOCKER_CONFIG`).
+    pub fn docker_config(&self) -> PathBuf {
+        self.path("docker")
+    }
+
+    /// Writes `DOCKER_CONFIG/config.json`.
+    pub fn config_json(&self, json: &str) {
+        std::fs::write(self.docker_config().join("config.json"), json).unwrap();
+    }
+
+    /// Reads `DOCKER_CONFIG/config.json`.
+    pub fn read_config_json(&self) -> String {
+        std::fs::read_to_string(self.docker_config().join("config.json")).unwrap()
+    }
+
+    /// A fake helper `docker-credential-<name>` on the PATH apko gets.
+    pub fn helper(&self, name: &str, body: &str) {
+        apko_test_support::fake_helper(&self.path("bin"), name, body);
+    }
+
+    /// A helper that logs `ACTION STDIN` lines to `<name>.log` and answers `get` with `json`
+    /// (`%s` is replaced by the server asked for).
+    pub fn recording_helper(&self, name: &str, json: &str) {
+        let log = self.path(&format!("{name}.log"));
+        self.helper(
+            name,
+            &format!(
+                "in=$(cat)\nprintf '%s %s\\n' \"$1\" \"$in\" >> '{}'\n\
+                 [ \"$1\" = get ] && printf '{}\\n' \"$in\"\nexit 0",
+                log.display(),
+                json.replace('\'', "'\\''")
+            ),
+        );
+    }
+
+    /// The lines a recording helper logged.
+    pub fn helper_log(&self, name: &str) -> Vec<String> {
+        std::fs::read_to_string(self.path(&format!("{name}.log")))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Sets a variable for every later run.
+    pub fn env(&mut self, key: &str, value: &str) {
+        self.env.push((key.to_string(), value.to_string()));
+    }
+
+    /// A file in the temp dir with `text`; its path.
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn run(&self, args: &[&str]) -> Out {
+        self.run_stdin(args, "")
+    }
+
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Out {
+        let path = format!(
+            "{}:{}",
+            self.path("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_apko"));
+        cmd.args(args)
+            .current_dir(self.dir.path())
+            .env("HOME", self.dir.path())
+            .env("DOCKER_CONFIG", self.docker_config())
+            .env("PATH", path);
+        for var in [
+            "APKO_AUTH",
+            "HTTP_AUTH",
+            "REGISTRY_AUTH_FILE",
+            "XDG_RUNTIME_DIR",
+            "XDG_CONFIG_HOME",
+            "SSL_CERT_FILE",
+            "SSL_CERT_DIR",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "http_proxy",
+            "https_proxy",
+            "ALL_PROXY",
+        ] {
+            cmd.env_remove(var);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run apko");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// `sha256:<hex>` of a file.
+pub fn file_digest(path: &Path) -> String {
+    apko_test_support::layout::sha256(&std::fs::read(path).unwrap())
+}
+
+/// The base image's `index.json` digest: what pushing it yields.
+pub fn base_index_digest() -> String {
+    file_digest(&apko_test_support::layout::base_image().join("index.json"))
+}
+
+/// Every blob file of a layout: (name, bytes), sorted.
+pub fn blobs(layout: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(layout.join("blobs/sha256"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The base image's blobs (manifests, configs, layers) and its index, as a pull writes them.
+pub fn base_blobs() -> Vec<(String, Vec<u8>)> {
+    let base = apko_test_support::layout::base_image();
+    let mut out = blobs(&base);
+    let index = std::fs::read(base.join("index.json")).unwrap();
+    out.push((base_index_digest()[7..].to_string(), index));
+    out.sort();
+    out
+}
+
+/// docker-credential-apko, built beside `apko`.
+pub fn our_helper() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_BIN_EXE_apko")).with_file_name("docker-credential-apko");
+    assert!(
+        path.is_file(),
+        "{} is missing: run the workspace tests (`bash tests/run.sh`) or `cargo build -p docker-credential-apko` first",
+        path.display()
+    );
+    path
+}
