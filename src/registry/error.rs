@@ -56,7 +56,9 @@ impl Error {
         let mut first = true;
         while let Some(e) = source {
             let text = e.to_string();
-            if !(first && text.starts_with("error sending request")) && !cause.contains(&text) {
+            let noise = (first && text.starts_with("error sending request"))
+                || text.starts_with("client error (");
+            if !noise && !cause.contains(&text) {
                 if !cause.is_empty() {
                     cause.push_str(": ");
                 }
