@@ -40,6 +40,8 @@ pub struct Auth {
     /// The header, or none (anonymous, open registry).
     pub header: Option<HeaderValue>,
     generation: u64,
+    /// The cached token it came from (0: none).
+    token: u64,
 }
 
 /// Per-request memory of what was already tried after a 401.
@@ -59,8 +61,10 @@ struct Slot {
 struct State {
     scheme: Scheme,
     slots: HashMap<String, Slot>,
-    tokens: HashMap<String, (u64, Token)>,
+    /// Scope key → (credential generation, token id, token).
+    tokens: HashMap<String, (u64, u64, Token)>,
     generations: u64,
+    token_ids: u64,
 }
 
 /// One registry: where it is and how to authenticate to it.
@@ -141,6 +145,7 @@ impl Registry {
                     slots: HashMap::new(),
                     tokens: HashMap::new(),
                     generations: 0,
+                    token_ids: 0,
                 }),
             });
         }
@@ -159,6 +164,7 @@ impl Registry {
             return Ok(Auth {
                 header: None,
                 generation: 0,
+                token: 0,
             });
         }
         loop {
@@ -168,6 +174,7 @@ impl Registry {
             let anonymous = Auth {
                 header: None,
                 generation,
+                token: 0,
             };
             let scheme = st.scheme.clone();
             match (&scheme, &credential) {
@@ -176,12 +183,14 @@ impl Registry {
                     return Ok(Auth {
                         header: Some(bearer_header(t.expose())),
                         generation,
+                        token: 0,
                     });
                 }
                 (Scheme::Basic, Some(Credential::Basic { username, password })) => {
                     return Ok(Auth {
                         header: Some(basic_header(username, password.expose())),
                         generation,
+                        token: 0,
                     });
                 }
                 (Scheme::Basic, Some(Credential::IdentityToken(_))) => {
@@ -193,13 +202,14 @@ impl Registry {
                 }
                 (Scheme::Bearer(realm), credential) => {
                     let key = scope_key(scopes);
-                    if let Some((g, t)) = st.tokens.get(&key)
+                    if let Some((g, id, t)) = st.tokens.get(&key)
                         && *g == generation
                         && t.expires > Instant::now()
                     {
                         return Ok(Auth {
                             header: Some(t.header()),
                             generation,
+                            token: *id,
                         });
                     }
                     let req = TokenRequest {
@@ -211,10 +221,13 @@ impl Registry {
                     match token::fetch(transport, &req).await {
                         Ok(t) => {
                             let header = t.header();
-                            st.tokens.insert(key, (generation, t));
+                            st.token_ids += 1;
+                            let id = st.token_ids;
+                            st.tokens.insert(key, (generation, id, t));
                             return Ok(Auth {
                                 header: Some(header),
                                 generation,
+                                token: id,
                             });
                         }
                         Err(TokenError::Rejected(why)) => {
@@ -241,9 +254,10 @@ impl Registry {
         attempt: &mut Attempt,
     ) -> Result<(), Error> {
         attempt.rounds += 1;
+        let challenges = challenges(headers);
         let mut st = self.state.lock().await;
         if status == StatusCode::UNAUTHORIZED
-            && let Some(scheme) = scheme_from(&challenges(headers), &self.base, &self.host)?
+            && let Some(scheme) = scheme_from(&challenges, &self.base, &self.host)?
             && scheme != st.scheme
             && attempt.rounds < 20
         {
@@ -256,9 +270,21 @@ impl Registry {
         if current != auth.generation && attempt.rounds < 20 {
             return Ok(()); // Another request already moved on.
         }
-        if status == StatusCode::UNAUTHORIZED && attempt.reauthenticated != Some(current) {
+        // A fresh token may help (it expired, or was revoked), unless the registry says the
+        // credential lacks the scope: then only another credential can.
+        let insufficient = challenges
+            .iter()
+            .any(|c| c.param("error") == Some("insufficient_scope"));
+        if status == StatusCode::UNAUTHORIZED
+            && !insufficient
+            && attempt.reauthenticated != Some(current)
+        {
             attempt.reauthenticated = Some(current);
-            st.tokens.remove(&scope_key(scopes));
+            let key = scope_key(scopes);
+            // Only the token this request used: another request may have renewed it already.
+            if st.tokens.get(&key).is_some_and(|(_, id, _)| *id == auth.token) {
+                st.tokens.remove(&key);
+            }
             tracing::debug!(registry = %self.host, "401: authenticating again");
             return Ok(());
         }
