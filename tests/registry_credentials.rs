@@ -45,7 +45,8 @@ impl<'a> Keyring<'a> {
     }
 
     fn program(&self) -> Program {
-        Program::new(our_helper().to_str().unwrap()).env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
+        Program::new(our_helper().to_str().unwrap())
+            .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
     }
 }
 
@@ -84,7 +85,9 @@ fn cred_helpers_helper_is_asked_once() {
         "rec",
         r#"{"ServerURL":"%s","Username":"testuser","Secret":"testpass"}"#,
     );
-    cli.config_json(&format!(r#"{{"credsStore":"nope","credHelpers":{{"{h}":"rec"}}}}"#));
+    cli.config_json(&format!(
+        r#"{{"credsStore":"nope","credHelpers":{{"{h}":"rec"}}}}"#
+    ));
     let out = push(&cli, h, &[]).ok();
     assert_eq!(out.stdout, pushed(h));
     // One process, one lookup, however many requests.
@@ -96,7 +99,9 @@ fn auths_entry() {
     let registry = Registry::start_htpasswd();
     let h = registry.host.as_str();
     let cli = Cli::new();
-    cli.config_json(&format!(r#"{{"auths":{{"http://{h}":{{"auth":"{BASIC}"}}}}}}"#));
+    cli.config_json(&format!(
+        r#"{{"auths":{{"http://{h}":{{"auth":"{BASIC}"}}}}}}"#
+    ));
     let out = push(&cli, h, &[]).ok();
     assert_eq!(out.stdout, pushed(h));
 }
@@ -106,7 +111,12 @@ fn inline_auth_never_logged() {
     let registry = Registry::start_htpasswd();
     let h = registry.host.as_str();
     let cli = Cli::new();
-    let out = push(&cli, h, &["--auth", "testuser:testpass", "--log-level", "trace"]).ok();
+    let out = push(
+        &cli,
+        h,
+        &["--auth", "testuser:testpass", "--log-level", "trace"],
+    )
+    .ok();
     assert_eq!(out.stdout, pushed(h));
     assert!(out.stderr.starts_with(
         "WARNING! Using --auth with a secret on the command line is insecure. Use --auth-file or APKO_AUTH.\n"
@@ -125,10 +135,25 @@ fn stale_helper_entry_falls_back_to_auth_file() {
     );
     cli.config_json(&format!(r#"{{"credHelpers":{{"{h}":"stale"}}}}"#));
     let auth = cli.file("auth.txt", &format!("{h}=testuser:testpass\n"));
-    let out = push(&cli, h, &["--auth-file", auth.to_str().unwrap(), "--log-level", "debug"]).ok();
+    let out = push(
+        &cli,
+        h,
+        &[
+            "--auth-file",
+            auth.to_str().unwrap(),
+            "--log-level",
+            "debug",
+        ],
+    )
+    .ok();
     assert_eq!(out.stdout, pushed(h));
     assert_eq!(cli.helper_log("stale"), [format!("get {h}")]);
-    assert!(out.stderr.contains("credential rejected: 401 Unauthorized from"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("credential rejected: 401 Unauthorized from"),
+        "{}",
+        out.stderr
+    );
     assert!(!out.stderr.contains("old-password"), "{}", out.stderr);
     assert_no_secret(&out.stderr);
 }
@@ -203,10 +228,17 @@ fn login_checks_before_storing() {
     assert_eq!(cli.read_config_json(), r#"{"credsStore":"apko"}"#);
 
     let out = cli
-        .run_stdin(&["login", h, "-u", "testuser", "--password-stdin"], "testpass\n")
+        .run_stdin(
+            &["login", h, "-u", "testuser", "--password-stdin"],
+            "testpass\n",
+        )
         .ok();
     assert_eq!(out.stdout, "Login Succeeded\n");
-    let stored = keyring.program().get(h).unwrap().expect("stored in the helper");
+    let stored = keyring
+        .program()
+        .get(h)
+        .unwrap()
+        .expect("stored in the helper");
     assert_eq!(
         (stored.username.as_str(), stored.secret.expose().as_str()),
         ("testuser", "testpass")
@@ -226,7 +258,14 @@ fn login_no_verify_stores_without_asking() {
     // Nothing listens there: --no-verify must not try.
     let out = cli
         .run_stdin(
-            &["login", "127.0.0.1:9", "-u", "u", "--password-stdin", "--no-verify"],
+            &[
+                "login",
+                "127.0.0.1:9",
+                "-u",
+                "u",
+                "--password-stdin",
+                "--no-verify",
+            ],
             "p\n",
         )
         .ok();
@@ -234,7 +273,10 @@ fn login_no_verify_stores_without_asking() {
         out.stdout,
         "Credentials for 127.0.0.1:9 stored (not verified against the registry).\n"
     );
-    let out = cli.run_stdin(&["login", "127.0.0.1:9", "-u", "u", "--password-stdin"], "p\n");
+    let out = cli.run_stdin(
+        &["login", "127.0.0.1:9", "-u", "u", "--password-stdin"],
+        "p\n",
+    );
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.starts_with(

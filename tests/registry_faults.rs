@@ -52,14 +52,26 @@ fn redirected_blob_downloads_get_no_authorization() {
     let auth = auth_file(&cli, h);
     push(&cli, &format!("{h}/cdn:1"), &auth).ok();
     let dir = cli.path("pulled");
-    cli.run(&["pull", &format!("{h}/cdn:1"), dir.to_str().unwrap(), "--auth-file", &auth])
-        .ok();
+    cli.run(&[
+        "pull",
+        &format!("{h}/cdn:1"),
+        dir.to_str().unwrap(),
+        "--auth-file",
+        &auth,
+    ])
+    .ok();
     assert_eq!(blobs(&dir), base_blobs());
 
     let seen = cdn.requests();
     let gets = seen.iter().filter(|r| r.method == "GET").count();
-    assert_eq!(gets, 4, "every config and layer came from the CDN: {seen:#?}");
-    assert!(seen.iter().all(|r| r.path().starts_with("/docker/registry/v2/blobs/sha256/")));
+    assert_eq!(
+        gets, 4,
+        "every config and layer came from the CDN: {seen:#?}"
+    );
+    assert!(
+        seen.iter()
+            .all(|r| r.path().starts_with("/docker/registry/v2/blobs/sha256/"))
+    );
     for r in &seen {
         assert_eq!(r.header("authorization"), None, "{r:#?}");
     }
@@ -76,9 +88,12 @@ fn upload_locations_on_another_host_get_no_authorization() {
         let upstream = upstream.clone();
         Server::start(move |req| {
             let mut req = req.clone();
-            req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
             req.headers
-                .push(("Authorization".into(), "Basic dGVzdHVzZXI6dGVzdHBhc3M=".into()));
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("authorization"));
+            req.headers.push((
+                "Authorization".into(),
+                "Basic dGVzdHVzZXI6dGVzdHBhc3M=".into(),
+            ));
             forward(&upstream, &req)
         })
     };
@@ -102,7 +117,10 @@ fn upload_locations_on_another_host_get_no_authorization() {
     let cli = Cli::new();
     let auth = auth_file(&cli, &a.addr);
     let out = push(&cli, &format!("{}/moved:1", a.addr), &auth).ok();
-    assert_eq!(out.stdout, format!("{}/moved@{}\n", a.addr, base_index_digest()));
+    assert_eq!(
+        out.stdout,
+        format!("{}/moved@{}\n", a.addr, base_index_digest())
+    );
     let uploads: Vec<Request> = b.requests();
     assert_eq!(
         uploads.iter().filter(|r| r.method == "PUT").count(),
@@ -110,10 +128,19 @@ fn upload_locations_on_another_host_get_no_authorization() {
         "{uploads:#?}"
     );
     for r in &uploads {
-        assert_eq!(r.header("authorization"), None, "sent to {}: {r:#?}", b.addr);
+        assert_eq!(
+            r.header("authorization"),
+            None,
+            "sent to {}: {r:#?}",
+            b.addr
+        );
     }
     // A did get credentials.
-    assert!(a.requests().iter().any(|r| r.header("authorization").is_some()));
+    assert!(
+        a.requests()
+            .iter()
+            .any(|r| r.header("authorization").is_some())
+    );
 }
 
 /// A proxy in front of `upstream` that answers the first request matching `hit` with
@@ -133,10 +160,11 @@ fn faulty(
     let server = {
         let times = times.clone();
         Server::start(move |req| {
-            times
-                .lock()
-                .unwrap()
-                .push((req.method.clone(), req.path().to_string(), Instant::now()));
+            times.lock().unwrap().push((
+                req.method.clone(),
+                req.path().to_string(),
+                Instant::now(),
+            ));
             if hit(req) && done.fetch_add(1, Ordering::SeqCst) == 0 {
                 return answer.clone();
             }
@@ -248,7 +276,13 @@ fn altered_blobs_and_manifests_are_refused() {
     let l = liar.addr.clone();
     let auth = auth_file(&cli, &l);
     let dir = cli.path("pulled");
-    let out = cli.run(&["pull", &format!("{l}/liar:1"), dir.to_str().unwrap(), "--auth-file", &auth]);
+    let out = cli.run(&[
+        "pull",
+        &format!("{l}/liar:1"),
+        dir.to_str().unwrap(),
+        "--auth-file",
+        &auth,
+    ]);
     assert_eq!(out.code, 1);
     let altered = {
         let mut b = std::fs::read(base_image().join("blobs/sha256").join(&layer[7..])).unwrap();
@@ -283,7 +317,13 @@ fn altered_blobs_and_manifests_are_refused() {
     });
     let l = liar.addr.clone();
     let auth = auth_file(&cli, &l);
-    let out = cli.run(&["pull", &format!("{l}/liar:1"), dir.to_str().unwrap(), "--auth-file", &auth]);
+    let out = cli.run(&[
+        "pull",
+        &format!("{l}/liar:1"),
+        dir.to_str().unwrap(),
+        "--auth-file",
+        &auth,
+    ]);
     assert_eq!(out.code, 1);
     let mut index = std::fs::read(base_image().join("index.json")).unwrap();
     index.push(b'\n');

@@ -48,8 +48,9 @@ fn push_then_pull_is_byte_exact() {
         .ok();
     assert_eq!(out.stdout, format!("{h}/apko/base@{digest}\n"));
     assert!(
-        out.stderr
-            .contains(&format!("{h}/apko/base: 4 blobs uploaded, 0 mounted, 0 already there")),
+        out.stderr.contains(&format!(
+            "{h}/apko/base: 4 blobs uploaded, 0 mounted, 0 already there"
+        )),
         "{}",
         out.stderr
     );
@@ -112,8 +113,9 @@ fn push_then_pull_is_byte_exact() {
         ])
         .ok();
     assert!(
-        out.stderr
-            .contains(&format!("{h}/apko/base: 0 blobs uploaded, 0 mounted, 4 already there")),
+        out.stderr.contains(&format!(
+            "{h}/apko/base: 0 blobs uploaded, 0 mounted, 4 already there"
+        )),
         "{}",
         out.stderr
     );
@@ -202,8 +204,9 @@ fn second_repository_mounts_from_the_first() {
         ])
         .ok();
     assert!(
-        out.stderr
-            .contains(&format!("{h}/second: 0 blobs uploaded, 4 mounted, 0 already there")),
+        out.stderr.contains(&format!(
+            "{h}/second: 0 blobs uploaded, 4 mounted, 0 already there"
+        )),
         "{}",
         out.stderr
     );
@@ -285,7 +288,11 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
         3,
         "{uploads:?}"
     );
-    assert!(uploads.iter().all(|(m, s)| (*m == "PATCH" && *s == 202) || (*m == "PUT" && *s == 201)));
+    assert!(
+        uploads
+            .iter()
+            .all(|(m, s)| (*m == "PATCH" && *s == 202) || (*m == "PUT" && *s == 201))
+    );
     assert_eq!(uploads.iter().filter(|(m, _)| *m == "PUT").count(), 3);
 
     // Another push with the first repository as a mount hint mounts everything.
@@ -299,7 +306,9 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
     let mounts = registry
         .requests()
         .into_iter()
-        .filter(|(m, u, s)| m == "POST" && u.contains("/v2/hinted/blobs/uploads/?mount=") && *s == 201)
+        .filter(|(m, u, s)| {
+            m == "POST" && u.contains("/v2/hinted/blobs/uploads/?mount=") && *s == 201
+        })
         .count();
     assert_eq!(mounts, 3);
 
@@ -307,7 +316,10 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
     let pulled = dir.path().join("pulled");
     let reference = Reference::parse(&format!("{h}/hinted:1")).unwrap();
     rt.block_on(apko::registry::pull::pull_image(
-        &client, &reference, &[], &pulled,
+        &client,
+        &reference,
+        &[],
+        &pulled,
     ))
     .unwrap();
     for (digest, bytes) in &layout.blobs {
@@ -316,7 +328,10 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
             bytes
         );
     }
-    assert_eq!(std::fs::read(pulled.join("index.json")).unwrap(), layout.index);
+    assert_eq!(
+        std::fs::read(pulled.join("index.json")).unwrap(),
+        layout.index
+    );
 }
 
 /// skopeo and podman with their own isolated configuration.
@@ -374,7 +389,13 @@ fn skopeo_and_podman_read_what_apko_pushed() {
 
     let out = ok(
         containers_command(&skopeo, &home)
-            .args(["inspect", "--override-arch", "arm64", "--override-os", "linux"])
+            .args([
+                "inspect",
+                "--override-arch",
+                "arm64",
+                "--override-os",
+                "linux",
+            ])
             .args(creds)
             .arg(&image),
         "skopeo inspect",
@@ -387,7 +408,13 @@ fn skopeo_and_podman_read_what_apko_pushed() {
     let copied = cli.path("copied");
     ok(
         containers_command(&skopeo, &home)
-            .args(["copy", "--all", "--src-creds", "testuser:testpass", "--src-tls-verify=false"])
+            .args([
+                "copy",
+                "--all",
+                "--src-creds",
+                "testuser:testpass",
+                "--src-tls-verify=false",
+            ])
             .arg(&image)
             .arg(format!("oci:{}:1", copied.display())),
         "skopeo copy back",
@@ -399,7 +426,14 @@ fn skopeo_and_podman_read_what_apko_pushed() {
     let p = |name: &str| storage.join(name).display().to_string();
     let out = ok(
         containers_command(&podman, &home)
-            .args(["--root", &p("root"), "--runroot", &p("runroot"), "--tmpdir", &p("tmp")])
+            .args([
+                "--root",
+                &p("root"),
+                "--runroot",
+                &p("runroot"),
+                "--tmpdir",
+                &p("tmp"),
+            ])
             .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
             .args(["--events-backend", "file"])
             .args(["pull", "--quiet", "--platform", "linux/amd64"])
@@ -408,9 +442,10 @@ fn skopeo_and_podman_read_what_apko_pushed() {
         "podman pull",
     );
     // podman's image ID is the amd64 config digest.
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(base.join("blobs/sha256").join(&AMD64[7..])).unwrap())
-            .unwrap();
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(base.join("blobs/sha256").join(&AMD64[7..])).unwrap(),
+    )
+    .unwrap();
     let config = manifest["config"]["digest"].as_str().unwrap();
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),

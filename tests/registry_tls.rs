@@ -18,7 +18,7 @@ fn tls_registry(ca: &Ca) -> Registry {
 
 #[test]
 fn ca_file_push_pull_and_login() {
-    let ca = Ca::new();
+    let ca = Ca::create();
     let registry = tls_registry(&ca);
     let h = registry.host.as_str();
     let cli = Cli::new();
@@ -51,14 +51,24 @@ fn ca_file_push_pull_and_login() {
     assert_eq!(blobs(&dir), base_blobs());
     // The registry saw HTTPS only: a plain-HTTP request would be logged as a handshake error.
     assert!(
-        !registry.log().contains("first record does not look like a TLS handshake"),
+        !registry
+            .log()
+            .contains("first record does not look like a TLS handshake"),
         "{}",
         registry.log()
     );
 
     let out = cli
         .run_stdin(
-            &["login", h, "-u", "testuser", "--password-stdin", "--ca-file", ca_file],
+            &[
+                "login",
+                h,
+                "-u",
+                "testuser",
+                "--password-stdin",
+                "--ca-file",
+                ca_file,
+            ],
             "testpass",
         )
         .ok();
@@ -67,7 +77,7 @@ fn ca_file_push_pull_and_login() {
 
 #[test]
 fn unknown_ca_is_refused_with_a_hint() {
-    let ca = Ca::new();
+    let ca = Ca::create();
     let registry = tls_registry(&ca);
     let h = registry.host.as_str();
     let cli = Cli::new();
@@ -113,7 +123,7 @@ fn unknown_ca_is_refused_with_a_hint() {
 
 #[test]
 fn ssl_cert_file_replaces_the_system_bundle() {
-    let ca = Ca::new();
+    let ca = Ca::create();
     let registry = tls_registry(&ca);
     let h = registry.host.as_str();
     let mut cli = Cli::new();
@@ -143,7 +153,7 @@ fn ssl_cert_file_replaces_the_system_bundle() {
 
 #[test]
 fn https_registry_with_a_plain_http_token_endpoint_is_refused() {
-    let ca = Ca::new();
+    let ca = Ca::create();
     let tokens = TokenServer::start(TokenOptions::default());
     let registry = Registry::start(RegistryConfig {
         auth: RegistryAuth::Token(&tokens),
@@ -171,5 +181,8 @@ fn https_registry_with_a_plain_http_token_endpoint_is_refused() {
             tokens.realm()
         )
     );
-    assert!(tokens.requests().is_empty(), "no request reached the token server");
+    assert!(
+        tokens.requests().is_empty(),
+        "no request reached the token server"
+    );
 }

@@ -63,12 +63,21 @@ fn basic_credentials_get_one_token_per_scope_set() {
 
     // Pull in a new process: one token for the pull scope.
     let dir = cli.path("pulled");
-    cli.run(&["pull", &format!("{h}/tok/app:1"), dir.to_str().unwrap(), "--auth-file", auth])
-        .ok();
+    cli.run(&[
+        "pull",
+        &format!("{h}/tok/app:1"),
+        dir.to_str().unwrap(),
+        "--auth-file",
+        auth,
+    ])
+    .ok();
     assert_eq!(blobs(&dir), base_blobs());
     let requests = tokens.requests();
     assert_eq!(requests.len(), 2, "{requests:#?}");
-    assert_eq!(param(&requests[1].query(), "scope"), ["repository:tok/app:pull"]);
+    assert_eq!(
+        param(&requests[1].query(), "scope"),
+        ["repository:tok/app:pull"]
+    );
 }
 
 #[test]
@@ -88,7 +97,10 @@ fn identity_token_from_a_helper_uses_the_oauth2_post() {
     assert_eq!(requests.len(), 1, "{requests:#?}");
     let r = &requests[0];
     assert_eq!((r.method.as_str(), r.path()), ("POST", "/token"));
-    assert_eq!(r.header("content-type"), Some("application/x-www-form-urlencoded"));
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
     // Never as Basic `<token>:…`.
     assert_eq!(r.header("authorization"), None);
     assert_eq!(
@@ -118,14 +130,28 @@ fn no_oauth2_falls_back_to_get_then_to_the_next_source() {
     );
     cli.config_json(&format!(r#"{{"credHelpers":{{"{h}":"idtok"}}}}"#));
     let auth = cli.file("auth.txt", &format!("{h}=testuser:testpass\n"));
-    let out = push(&cli, h, "tok/noauth", &["--auth-file", auth.to_str().unwrap()]).ok();
-    assert_eq!(out.stdout, format!("{h}/tok/noauth@{}\n", base_index_digest()));
+    let out = push(
+        &cli,
+        h,
+        "tok/noauth",
+        &["--auth-file", auth.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(
+        out.stdout,
+        format!("{h}/tok/noauth@{}\n", base_index_digest())
+    );
     // POST 404 → GET without credentials (a pull-only token) → the registry refuses the
     // push → the next source's Basic credentials.
     let summary: Vec<(String, Option<String>)> = tokens
         .requests()
         .iter()
-        .map(|r| (r.method.clone(), r.header("authorization").map(str::to_string)))
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.header("authorization").map(str::to_string),
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -155,7 +181,12 @@ fn stale_identity_token_and_wrong_password_are_named() {
     let config = cli.docker_config().join("config.json");
     cli.config_json(&format!(r#"{{"credHelpers":{{"{h}":"idtok"}}}}"#));
     let auth = cli.file("auth.txt", &format!("{h}=testuser:wrong\n"));
-    let out = push(&cli, h, "tok/stale", &["--auth-file", auth.to_str().unwrap()]);
+    let out = push(
+        &cli,
+        h,
+        "tok/stale",
+        &["--auth-file", auth.to_str().unwrap()],
+    );
     assert_eq!(out.code, 1);
     let realm = _tokens.realm();
     assert_eq!(
@@ -179,7 +210,10 @@ fn login_stores_the_refresh_token() {
     let h = registry.host.as_str();
     let cli = Cli::new();
     let out = cli
-        .run_stdin(&["login", h, "-u", "testuser", "--password-stdin"], "testpass\n")
+        .run_stdin(
+            &["login", h, "-u", "testuser", "--password-stdin"],
+            "testpass\n",
+        )
         .ok();
     assert_eq!(out.stdout, "Login Succeeded\n");
     let r = &tokens.requests()[0];
@@ -198,11 +232,17 @@ fn login_stores_the_refresh_token() {
 
     // The stored identity token pushes, through the OAuth2 POST.
     let out = push(&cli, h, "tok/login", &[]).ok();
-    assert_eq!(out.stdout, format!("{h}/tok/login@{}\n", base_index_digest()));
+    assert_eq!(
+        out.stdout,
+        format!("{h}/tok/login@{}\n", base_index_digest())
+    );
     let last = tokens.requests().pop().unwrap();
     assert_eq!(last.method, "POST");
 
-    let out = cli.run_stdin(&["login", h, "-u", "testuser", "--password-stdin"], "nope\n");
+    let out = cli.run_stdin(
+        &["login", h, "-u", "testuser", "--password-stdin"],
+        "nope\n",
+    );
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,
@@ -217,14 +257,21 @@ fn login_stores_the_refresh_token() {
 fn bearer_token_is_sent_as_it_is() {
     let (tokens, registry) = start(TokenOptions::default());
     let h = registry.host.as_str();
-    let addr = tokens.realm()["http://".len()..].split('/').next().unwrap().to_string();
+    let addr = tokens.realm()["http://".len()..]
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
     let answer = forward(
         &addr,
         &Request {
             method: "GET".into(),
             target: "/token?service=test-registry&scope=repository%3Atok%2Fbearer%3Apush%2Cpull"
                 .into(),
-            headers: vec![("Host".into(), addr.clone()), ("Authorization".into(), BASIC.into())],
+            headers: vec![
+                ("Host".into(), addr.clone()),
+                ("Authorization".into(), BASIC.into()),
+            ],
             body: Vec::new(),
         },
     );
@@ -234,7 +281,20 @@ fn bearer_token_is_sent_as_it_is() {
     let cli = Cli::new();
     let auth = cli.file("auth.txt", &format!("{h}=bearer:{token}\n"));
     let before = tokens.requests().len();
-    let out = push(&cli, h, "tok/bearer", &["--auth-file", auth.to_str().unwrap()]).ok();
-    assert_eq!(out.stdout, format!("{h}/tok/bearer@{}\n", base_index_digest()));
-    assert_eq!(tokens.requests().len(), before, "no exchange for a bearer token");
+    let out = push(
+        &cli,
+        h,
+        "tok/bearer",
+        &["--auth-file", auth.to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(
+        out.stdout,
+        format!("{h}/tok/bearer@{}\n", base_index_digest())
+    );
+    assert_eq!(
+        tokens.requests().len(),
+        before,
+        "no exchange for a bearer token"
+    );
 }

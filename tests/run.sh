@@ -13,7 +13,8 @@ PACKAGES=(
   gnome-keyring dbus dbus-x11 libsecret-tools # a real Secret Service
   keyutils                         # keyctl: the kernel keyring
   libdbus-1-dev pkg-config         # build: docker-credential-apko's Secret Service backend
-  docker-registry apache2-utils    # a real registry with htpasswd auth
+  docker-registry apache2-utils    # a real registry with htpasswd or token auth
+  openssl                          # test CAs and certificates, token signing (registry tests)
   skopeo podman                    # containers/image clients of docker-credential-apko (credHelpers)
   runc                             # podman needs an OCI runtime; crun fails on hybrid cgroups
   umoci oci-image-tool             # consumers of the images apko build writes

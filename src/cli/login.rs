@@ -3,8 +3,8 @@
 use super::auth_args::locations;
 use super::registry_args::RegistryArgs;
 use crate::auth::Target;
-use crate::registry::login;
 use crate::auth::login as store;
+use crate::registry::login;
 use anyhow::{Context, bail};
 use apko_credential::Secret;
 use clap::Args;

@@ -2,10 +2,10 @@
 
 use super::auth_args::AuthArgs;
 use super::registry_args::RegistryArgs;
-use crate::registry::{Options, blocking};
 use crate::registry::manifest::Platform;
 use crate::registry::push::PushOptions;
 use crate::registry::reference::Reference;
+use crate::registry::{Options, blocking};
 use anyhow::Context;
 use clap::Args;
 use std::path::{Path, PathBuf};

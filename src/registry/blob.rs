@@ -151,10 +151,7 @@ impl Client {
                 let len = options.chunk_size.min(size - offset);
                 let mut req = Request::new(Method::PATCH, url.clone())
                     .header(CONTENT_TYPE, "application/octet-stream")
-                    .header(
-                        CONTENT_RANGE,
-                        &format!("{}-{}", offset, offset + len - 1),
-                    )
+                    .header(CONTENT_RANGE, &format!("{}-{}", offset, offset + len - 1))
                     .body(Body::File {
                         path: path.to_path_buf(),
                         offset,
@@ -247,7 +244,13 @@ impl Client {
         let url = Client::url(registry, repository, &format!("blobs/{digest}"));
         let context = format!("GET blob {digest} from {}/{repository}", registry.host);
         let response = self
-            .send(registry, repository, scopes, &Request::new(Method::GET, url), None)
+            .send(
+                registry,
+                repository,
+                scopes,
+                &Request::new(Method::GET, url),
+                None,
+            )
             .await?;
         let status = response.status();
         if status != StatusCode::OK {
@@ -260,11 +263,8 @@ impl Client {
             });
         }
         let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
-        let partial = dest.with_file_name(format!(
-            ".{}.partial-{}",
-            digest.hex(),
-            std::process::id()
-        ));
+        let partial =
+            dest.with_file_name(format!(".{}.partial-{}", digest.hex(), std::process::id()));
         let file = tokio::fs::File::create(&partial)
             .await
             .map_err(|e| io(&format!("cannot create {}", partial.display()), e))?;

@@ -81,7 +81,7 @@ pub fn parse(value: &str) -> Vec<Challenge> {
                     challenge.token68 = Some(t);
                     break;
                 }
-                Param::Token68(_) | Param::NotAParam => {
+                Param::Token68(_) | Param::NextScheme => {
                     // The start of the next challenge.
                     p.i = before;
                     break;
@@ -97,7 +97,7 @@ pub fn parse(value: &str) -> Vec<Challenge> {
 enum Param {
     Pair(String, String),
     Token68(String),
-    NotAParam,
+    NextScheme,
     Garbage,
 }
 
@@ -180,7 +180,7 @@ impl Parser<'_> {
         self.skip_whitespace();
         if self.peek() != Some(b'=') {
             self.i = after_name;
-            return Param::NotAParam;
+            return Param::NextScheme;
         }
         self.i += 1;
         // `token68` ends in `=` padding: `abc==` followed by a comma, whitespace or the end.
@@ -318,7 +318,10 @@ mod tests {
         ] {
             let _ = parse(input);
         }
-        assert_eq!(parse("Bearer realm=\"unterminated")[0].param("realm"), Some("unterminated"));
+        assert_eq!(
+            parse("Bearer realm=\"unterminated")[0].param("realm"),
+            Some("unterminated")
+        );
         let c = parse("@@@ Basic realm=r");
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].scheme, "basic");

@@ -6,7 +6,7 @@ use super::digest::Digest;
 use super::error::{Error, error_detail};
 use super::manifest;
 use super::reference::Reference;
-use super::session::{Attempt, Credentials, Registry};
+use super::session::{Attempt, Credentials, Refusal, Registry};
 use super::transport::{Body, Counter, Options, Request, Transport, redact};
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
@@ -98,16 +98,13 @@ impl Client {
             }
             let headers = sent.response.headers().clone();
             let body = sent.response.bytes().await.unwrap_or_default();
+            let refusal = Refusal {
+                status,
+                headers,
+                detail: error_detail(&body),
+            };
             registry
-                .unauthorized(
-                    repository,
-                    scopes,
-                    &auth,
-                    status,
-                    &headers,
-                    &error_detail(&body),
-                    &mut attempt,
-                )
+                .unauthorized(repository, scopes, &auth, &refusal, &mut attempt)
                 .await?;
         }
     }

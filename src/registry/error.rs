@@ -139,11 +139,7 @@ pub fn error_detail(body: &[u8]) -> String {
             }
         }
     };
-    let text: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(300)
-        .collect();
+    let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
     if text.is_empty() {
         String::new()
     } else {

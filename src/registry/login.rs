@@ -30,15 +30,20 @@ pub async fn verify(
         username: username.to_string(),
         password: password.clone(),
     };
-    let registry =
-        Registry::connect(transport, host, Credentials::Fixed(Some(credential.clone()))).await?;
-    let failed = |why: String| {
-        Error::Other(format!(
-            "login to {host} failed: {why}; nothing was stored"
-        ))
-    };
+    let registry = Registry::connect(
+        transport,
+        host,
+        Credentials::Fixed(Some(credential.clone())),
+    )
+    .await?;
+    let failed =
+        |why: String| Error::Other(format!("login to {host} failed: {why}; nothing was stored"));
     let (header, identity_token) = match registry.scheme().await {
-        Scheme::Open => return Ok(Verified { identity_token: None }),
+        Scheme::Open => {
+            return Ok(Verified {
+                identity_token: None,
+            });
+        }
         Scheme::Basic => (basic_header(username, password.expose()), None),
         Scheme::Bearer(realm) => {
             let req = TokenRequest {
@@ -66,7 +71,12 @@ async fn check(
 ) -> Result<(), String> {
     let url = registry.base.join("v2/").expect("a relative path joins");
     let sent = transport
-        .send(&Request::new(Method::GET, url), Some(header), &registry.base, None)
+        .send(
+            &Request::new(Method::GET, url),
+            Some(header),
+            &registry.base,
+            None,
+        )
         .await
         .map_err(|e| e.to_string())?;
     let status = sent.response.status();

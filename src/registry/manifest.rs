@@ -233,6 +233,10 @@ mod tests {
             "x"
         );
         let bad = br#"{"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"c","digest":"sha256:../x","size":1}}"#;
-        assert!(parse(bad, OCI_MANIFEST).unwrap_err().contains("invalid digest"));
+        assert!(
+            parse(bad, OCI_MANIFEST)
+                .unwrap_err()
+                .contains("invalid digest")
+        );
     }
 }

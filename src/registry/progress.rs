@@ -36,7 +36,9 @@ impl Progress {
 
     /// A counter for streamed bodies, when a bar is shown.
     pub fn counter(&self) -> Option<Counter> {
-        self.0.clone().map(|b| Arc::new(move |n| b.inc(n)) as Counter)
+        self.0
+            .clone()
+            .map(|b| Arc::new(move |n| b.inc(n)) as Counter)
     }
 
     /// Removes the bar.

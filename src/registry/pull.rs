@@ -183,8 +183,8 @@ fn present(layout: &Layout, desc: &Descriptor) -> bool {
 
 /// The index with only the `selected` entries, every other field kept.
 fn filtered_index(bytes: &[u8], selected: &[&Descriptor]) -> Result<Vec<u8>, Error> {
-    let mut value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| Error::Other(format!("invalid index: {e}")))?;
+    let mut value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| Error::Other(format!("invalid index: {e}")))?;
     let keep: HashSet<&str> = selected.iter().map(|d| d.digest.as_str()).collect();
     if let Some(entries) = value
         .get_mut("manifests")

@@ -119,7 +119,8 @@ pub async fn push_layout(
     let digest = tree.root.digest.clone();
 
     // registry → [(repository, [tag or digest])], in the order given.
-    let mut groups: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+    type Names = Vec<(String, Vec<String>)>;
+    let mut groups: Vec<(String, Names)> = Vec::new();
     for tag in tags {
         let name = match (&tag.digest, &tag.tag) {
             (Some(d), _) if d != digest.as_str() => {

@@ -44,6 +44,16 @@ pub struct Auth {
     token: u64,
 }
 
+/// A 401 or 403 from the registry.
+pub struct Refusal {
+    /// 401 or 403.
+    pub status: StatusCode,
+    /// Its headers (`WWW-Authenticate`).
+    pub headers: reqwest::header::HeaderMap,
+    /// ` (CODE: message)` from its body.
+    pub detail: String,
+}
+
 /// Per-request memory of what was already tried after a 401.
 #[derive(Default)]
 pub struct Attempt {
@@ -248,13 +258,13 @@ impl Registry {
         repository: &str,
         scopes: &[String],
         auth: &Auth,
-        status: StatusCode,
-        headers: &reqwest::header::HeaderMap,
-        detail: &str,
+        refusal: &Refusal,
         attempt: &mut Attempt,
     ) -> Result<(), Error> {
         attempt.rounds += 1;
-        let challenges = challenges(headers);
+        let status = refusal.status;
+        let detail = &refusal.detail;
+        let challenges = challenges(&refusal.headers);
         let mut st = self.state.lock().await;
         if status == StatusCode::UNAUTHORIZED
             && let Some(scheme) = scheme_from(&challenges, &self.base, &self.host)?
@@ -282,7 +292,11 @@ impl Registry {
             attempt.reauthenticated = Some(current);
             let key = scope_key(scopes);
             // Only the token this request used: another request may have renewed it already.
-            if st.tokens.get(&key).is_some_and(|(_, id, _)| *id == auth.token) {
+            if st
+                .tokens
+                .get(&key)
+                .is_some_and(|(_, id, _)| *id == auth.token)
+            {
                 st.tokens.remove(&key);
             }
             tracing::debug!(registry = %self.host, "401: authenticating again");
@@ -395,8 +409,15 @@ pub fn challenges(headers: &reqwest::header::HeaderMap) -> Vec<Challenge> {
 /// The scheme to use from a 401's challenges: Bearer (with a realm we may talk to) before
 /// Basic. A realm over plain HTTP is refused for an HTTPS registry, and a realm on an
 /// internal IP literal for a registry that is not itself internal.
-pub fn scheme_from(challenges: &[Challenge], base: &Url, host: &str) -> Result<Option<Scheme>, Error> {
-    if let Some(c) = challenges.iter().find(|c| c.scheme == "bearer" && c.param("realm").is_some()) {
+pub fn scheme_from(
+    challenges: &[Challenge],
+    base: &Url,
+    host: &str,
+) -> Result<Option<Scheme>, Error> {
+    if let Some(c) = challenges
+        .iter()
+        .find(|c| c.scheme == "bearer" && c.param("realm").is_some())
+    {
         let realm_text = c.param("realm").unwrap_or_default();
         let realm = Url::parse(realm_text).map_err(|_| {
             Error::Other(format!(
@@ -415,7 +436,9 @@ pub fn scheme_from(challenges: &[Challenge], base: &Url, host: &str) -> Result<O
         }
         let realm_host = realm.host_str().unwrap_or_default();
         let registry_name = host_name(base.host_str().unwrap_or_default());
-        if is_internal_ip(realm_host) && !(is_internal_ip(registry_name) || is_loopback(registry_name)) {
+        if is_internal_ip(realm_host)
+            && !(is_internal_ip(registry_name) || is_loopback(registry_name))
+        {
             return Err(Error::Other(format!(
                 "registry {host} names a token endpoint on an internal address ({}); refusing to send credentials there",
                 redact(&realm)
@@ -466,7 +489,9 @@ mod tests {
             }))
         );
         assert_eq!(
-            scheme_from(&bearer_http, &https, "r.example").unwrap_err().to_string(),
+            scheme_from(&bearer_http, &https, "r.example")
+                .unwrap_err()
+                .to_string(),
             "registry r.example is HTTPS but names a token endpoint that is not (http://127.0.0.1:1/token); refusing to send credentials there"
         );
         let internal = parse(r#"Bearer realm="https://169.254.169.254/token""#);
@@ -476,7 +501,14 @@ mod tests {
                 .to_string()
                 .contains("internal address")
         );
-        assert!(scheme_from(&internal, &Url::parse("https://10.0.0.2/").unwrap(), "10.0.0.2").is_ok());
+        assert!(
+            scheme_from(
+                &internal,
+                &Url::parse("https://10.0.0.2/").unwrap(),
+                "10.0.0.2"
+            )
+            .is_ok()
+        );
         let both = parse(r#"Basic realm="x", Bearer realm="https://a.example/t""#);
         assert!(matches!(
             scheme_from(&both, &https, "r.example").unwrap(),

@@ -38,7 +38,10 @@ impl std::fmt::Debug for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Token")
             .field("token", &"<redacted>")
-            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "refresh_token",
+                &self.refresh_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("expires", &self.expires)
             .finish()
     }
@@ -137,7 +140,14 @@ async fn get(
     }
     let auth = basic.map(|(u, p)| basic_header(u, p.expose()));
     let request = Request::new(Method::GET, url).header(ACCEPT, "application/json");
-    send(transport, &request, auth.as_ref(), req.realm, basic.map(|(_, p)| p.expose().as_str())).await
+    send(
+        transport,
+        &request,
+        auth.as_ref(),
+        req.realm,
+        basic.map(|(_, p)| p.expose().as_str()),
+    )
+    .await
 }
 
 async fn post_refresh(
@@ -181,7 +191,10 @@ async fn send(
         .map_err(TokenError::Failed)?;
     let status = sent.response.status();
     let body = sent.response.bytes().await.map_err(|e| {
-        TokenError::Failed(Error::transport(format!("reading the answer of {what}"), &e))
+        TokenError::Failed(Error::transport(
+            format!("reading the answer of {what}"),
+            &e,
+        ))
     })?;
     if !status.is_success() {
         let mut detail = error_detail(&body);
@@ -250,7 +263,10 @@ mod tests {
         let t = parse_response(br#"{"token":"a","access_token":"b","expires_in":1}"#).unwrap();
         assert_eq!(t.token.expose(), "a");
         let left = t.expires - Instant::now();
-        assert!(left > Duration::from_secs(50) && left <= Duration::from_secs(54), "{left:?}");
+        assert!(
+            left > Duration::from_secs(50) && left <= Duration::from_secs(54),
+            "{left:?}"
+        );
         let t = parse_response(br#"{"access_token":"b","refresh_token":"r"}"#).unwrap();
         assert_eq!(t.token.expose(), "b");
         assert_eq!(t.refresh_token.unwrap().expose(), "r");

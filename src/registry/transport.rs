@@ -4,7 +4,9 @@
 use super::error::{Error, retriable_status};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use reqwest::header::{
+    AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
+};
 use reqwest::{Method, StatusCode, Url};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -164,9 +166,9 @@ impl Transport {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let http = builder.build().map_err(|e| {
-            Error::Other(format!("cannot set up the HTTP client: {}", chain(&e)))
-        })?;
+        let http = builder
+            .build()
+            .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
         Ok(Transport { http, options })
     }
 
@@ -202,8 +204,8 @@ impl Transport {
             let retry = req.retry && attempt < self.options.retries;
             match result {
                 Ok(sent) if retry && retriable_status(sent.response.status()) => {
-                    let wait = retry_after(sent.response.headers())
-                        .unwrap_or_else(|| backoff(attempt));
+                    let wait =
+                        retry_after(sent.response.headers()).unwrap_or_else(|| backoff(attempt));
                     if wait > self.options.max_retry_after {
                         return Ok(sent);
                     }
@@ -348,7 +350,10 @@ fn parse_http_date(text: &str) -> Option<u64> {
     .position(|m| m == month)? as i64
         + 1;
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
     let [h, m, s] = hms.as_slice() else {
         return None;
     };
@@ -479,10 +484,19 @@ mod tests {
     #[test]
     fn origins() {
         let a = Url::parse("https://r.example/v2/").unwrap();
-        assert!(same_origin(&a, &Url::parse("https://r.example:443/x").unwrap()));
+        assert!(same_origin(
+            &a,
+            &Url::parse("https://r.example:443/x").unwrap()
+        ));
         assert!(!same_origin(&a, &Url::parse("http://r.example/x").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://r.example:8443/x").unwrap()));
-        assert!(!same_origin(&a, &Url::parse("https://cdn.example/x").unwrap()));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://r.example:8443/x").unwrap()
+        ));
+        assert!(!same_origin(
+            &a,
+            &Url::parse("https://cdn.example/x").unwrap()
+        ));
         assert_eq!(
             redact(&Url::parse("http://h:1/v2/a/blobs/uploads/x?_state=abc&digest=d").unwrap()),
             "http://h:1/v2/a/blobs/uploads/x?…"

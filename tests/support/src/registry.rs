@@ -137,7 +137,11 @@ impl Registry {
 
     /// `http://host` or `https://host`.
     pub fn url(&self) -> String {
-        format!("{}://{}", if self.tls { "https" } else { "http" }, self.host)
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.host
+        )
     }
 
     /// Everything it logged so far.

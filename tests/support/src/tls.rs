@@ -18,11 +18,17 @@ pub struct Ca {
 
 impl Ca {
     /// Makes the CA and the server certificate (a few tens of milliseconds).
-    pub fn new() -> Ca {
+    pub fn create() -> Ca {
         require("openssl", "openssl");
         let dir = tempfile::Builder::new().prefix("ca").tempdir().unwrap();
         let p = |name: &str| dir.path().join(name);
-        let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+        let ec = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+        ];
         run(
             Command::new("openssl")
                 .args(["req", "-x509"])

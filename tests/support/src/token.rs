@@ -164,11 +164,8 @@ fn handle(
                 _ => return json(401, r#"{"details":"bad grant"}"#),
             };
             // OAuth2 sends one space-separated `scope`.
-            let mut params: Vec<(String, String)> = form
-                .iter()
-                .filter(|(k, _)| k != "scope")
-                .cloned()
-                .collect();
+            let mut params: Vec<(String, String)> =
+                form.iter().filter(|(k, _)| k != "scope").cloned().collect();
             for s in get("scope").split(' ').filter(|s| !s.is_empty()) {
                 params.push(("scope".to_string(), s.to_string()));
             }
@@ -176,12 +173,7 @@ fn handle(
         }
         _ => return json(405, r#"{"details":"method not allowed"}"#),
     };
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
     let access: Vec<serde_json::Value> = params
         .iter()
         .filter(|(k, _)| k == "scope")
