@@ -10,3 +10,5 @@ echo "== APK: parse the Alpine 3.16 index and resolve alpine-base vs gunzip"
 bash benches/apk-resolve.sh
 echo "== apko build vs tar | gzip -6 (the example and a synthetic 100-package repository)"
 bash benches/build.sh
+echo "== registry: apko push/pull vs skopeo copy"
+bash benches/push.sh

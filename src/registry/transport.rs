@@ -145,7 +145,10 @@ impl Transport {
             .connect_timeout(Duration::from_secs(30))
             .read_timeout(Duration::from_secs(300))
             .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true);
+            .tcp_nodelay(true)
+            // Parallel uploads on parallel HTTP/1.1 connections: one HTTP/2 connection would
+            // cap them all at the server's flow-control window (1 MiB in Go's registries).
+            .http1_only();
         for file in &options.ca_files {
             let bytes = std::fs::read(file).map_err(|e| {
                 Error::Other(format!("cannot read --ca-file {}: {e}", file.display()))

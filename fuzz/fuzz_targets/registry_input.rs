@@ -1,0 +1,32 @@
+//! What registries and token servers send: `WWW-Authenticate` headers, manifests, token
+//! answers, error bodies. Never panics; names come out lowercased; a token answer's error never
+//! quotes the body (it may hold the token); error details stay bounded.
+#![no_main]
+use apko::registry::{challenge, digest::Digest, error::error_detail, manifest, token};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    for c in challenge::parse(&text) {
+        assert_eq!(c.scheme, c.scheme.to_ascii_lowercase());
+        assert!(!c.scheme.is_empty());
+        for (name, _) in &c.params {
+            assert_eq!(*name, name.to_ascii_lowercase());
+        }
+    }
+    let _ = challenge::parse_all(text.split('\n'));
+    if let Ok(media_type) = manifest::media_type_of(data, Some(manifest::OCI_MANIFEST)) {
+        let _ = manifest::parse(data, &media_type);
+    }
+    let _ = manifest::parse(data, manifest::OCI_INDEX);
+    let _ = manifest::Platform::parse(&text);
+    if let Ok(d) = Digest::parse(&text) {
+        assert_eq!(d.as_str(), text);
+    }
+    if let Err(e) = token::parse_response(data)
+        && text.len() >= 8
+    {
+        assert!(!e.contains(text.as_ref()), "the body was echoed: {e}");
+    }
+    assert!(error_detail(data).chars().count() <= 303);
+});
