@@ -154,7 +154,14 @@ fn kill_9_during_a_save_leaves_the_old_or_the_new_file_never_a_partial_one() {
     let started = Instant::now();
     let out = reference
         .apko(
-            &["login", "kill.example", "-u", "new", "--password-stdin"],
+            &[
+                "login",
+                "kill.example",
+                "-u",
+                "new",
+                "--password-stdin",
+                "--no-verify",
+            ],
             "new-pass\n",
         )
         .ok("uninterrupted login");
@@ -262,7 +269,14 @@ fn kill_9_during_a_save_leaves_the_old_or_the_new_file_never_a_partial_one() {
     // The leftovers do not get in the way of the next save.
     std::fs::write(sb.config_file(), &old).unwrap();
     sb.apko(
-        &["login", "kill.example", "-u", "new", "--password-stdin"],
+        &[
+            "login",
+            "kill.example",
+            "-u",
+            "new",
+            "--password-stdin",
+            "--no-verify",
+        ],
         "new-pass\n",
     )
     .ok("login after the kills");
@@ -279,7 +293,7 @@ fn assert_written_through(sb: &Sandbox, link: &Path, target: &Path, existing: bo
     cmd.current_dir("/")
         .arg("--config")
         .arg(&sb.config_dir)
-        .args(["login", host, "-u", "u", "--password-stdin"]);
+        .args(["login", host, "-u", "u", "--password-stdin", "--no-verify"]);
     let out = common::run(&mut cmd, "p\n").ok("login through a symlink");
     assert_eq!(out.stderr, common::unencrypted_warning(&cfg));
     assert_eq!(std::fs::read_link(&cfg).unwrap(), link, "the link is kept");

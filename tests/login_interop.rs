@@ -126,9 +126,29 @@ fn apko_login_without_a_helper_writes_auths_that_docker_and_skopeo_use() {
     let cfg = sb.config_file();
     assert!(!sb.config_dir.exists());
 
-    // A wrong password first: docker sends exactly what the file holds, and is refused.
+    // A wrong password is refused by the registry and stores nothing.
     let out = sb.apko(
         &["login", host, "-u", "testuser", "--password-stdin"],
+        "wrongpass\n",
+    );
+    assert_eq!(out.code, Some(1), "{out:#?}");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: login to {host} failed: 401 Unauthorized from {host} (UNAUTHORIZED: authentication required); nothing was stored\n"
+        )
+    );
+    assert!(!sb.config_dir.exists(), "nothing written");
+    // Stored anyway (--no-verify): docker sends exactly what the file holds, and is refused.
+    let out = sb.apko(
+        &[
+            "login",
+            host,
+            "-u",
+            "testuser",
+            "--password-stdin",
+            "--no-verify",
+        ],
         "wrongpass\n",
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
@@ -152,10 +172,7 @@ fn apko_login_without_a_helper_writes_auths_that_docker_and_skopeo_use() {
         "testpass\n",
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
-    assert_eq!(
-        out.stdout,
-        format!("Credentials for {host} stored (not verified against the registry).\n")
-    );
+    assert_eq!(out.stdout, "Login Succeeded\n");
     assert_eq!(out.stderr, unencrypted_warning(&cfg));
     assert_eq!(basic("testuser", "testpass"), "dGVzdHVzZXI6dGVzdHBhc3M=");
     assert_eq!(
@@ -224,12 +241,7 @@ fn apko_login_with_creds_store_apko_keeps_the_secret_in_the_helper_for_docker() 
         "testpass\n",
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
-    assert_eq!(
-        out.stdout,
-        format!(
-            "Credentials for {host} stored in docker-credential-apko (not verified against the registry).\n"
-        )
-    );
+    assert_eq!(out.stdout, "Login Succeeded\n");
     assert_eq!(out.stderr, "");
     let creds = keyutils_helper().get(host).unwrap().expect("stored");
     assert_eq!(
@@ -326,7 +338,14 @@ fn helper_in_both_roles(name: &str, env: &[(String, String)]) {
     sb.write_config(&json!({"credsStore": name}));
     let other = "login.example";
     let out = sb.apko(
-        &["login", other, "-u", "bob", "--password-stdin"],
+        &[
+            "login",
+            other,
+            "-u",
+            "bob",
+            "--password-stdin",
+            "--no-verify",
+        ],
         "pw-bob\n",
     );
     assert_eq!(out.code, Some(0), "{out:#?}");
@@ -439,7 +458,14 @@ fn cred_helpers_entry_wins_over_creds_store_for_its_host_only() {
         ("fresh-ss.example", &secretservice, &pass),
     ] {
         let out = sb.apko(
-            &["login", fresh, "-u", "dave", "--password-stdin"],
+            &[
+                "login",
+                fresh,
+                "-u",
+                "dave",
+                "--password-stdin",
+                "--no-verify",
+            ],
             "new-pass\n",
         );
         assert_eq!(out.code, Some(0), "{out:#?}");

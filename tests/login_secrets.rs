@@ -47,7 +47,14 @@ fn flow_keeps_the_sentinel_quiet(sb: &Sandbox, host: &str, level: &str) {
     let out = sb.apko(
         &[
             &lv[..],
-            &["login", host, "-u", "leakuser", "--password-stdin"],
+            &[
+                "login",
+                host,
+                "-u",
+                "leakuser",
+                "--password-stdin",
+                "--no-verify",
+            ],
         ]
         .concat(),
         &format!("{SENTINEL}\n"),
@@ -92,6 +99,7 @@ fn the_sentinel_never_reaches_stderr_explain_or_errors_at_any_log_level() {
                 "--log-level",
                 level,
                 "login",
+                "--no-verify",
                 &host,
                 "-u",
                 "leakuser",
@@ -113,6 +121,7 @@ fn the_sentinel_never_reaches_stderr_explain_or_errors_at_any_log_level() {
                 "--log-level",
                 level,
                 "login",
+                "--no-verify",
                 &host,
                 "-u",
                 "leakuser",
@@ -175,7 +184,14 @@ fn the_sentinel_never_reaches_stderr_explain_or_errors_at_any_log_level() {
         let out = careless.apko(
             &[
                 &lv[..],
-                &["login", &host, "-u", "leakuser", "--password-stdin"],
+                &[
+                    "login",
+                    &host,
+                    "-u",
+                    "leakuser",
+                    "--password-stdin",
+                    "--no-verify",
+                ],
             ]
             .concat(),
             &format!("{SENTINEL}\n"),
@@ -210,7 +226,14 @@ fn the_sentinel_never_reaches_stderr_explain_or_errors_at_any_log_level() {
         let out = careless.apko(
             &[
                 &lv[..],
-                &["login", &host, "-u", "leakuser", "--password-stdin"],
+                &[
+                    "login",
+                    &host,
+                    "-u",
+                    "leakuser",
+                    "--password-stdin",
+                    "--no-verify",
+                ],
             ]
             .concat(),
             &format!("{SENTINEL}\n"),

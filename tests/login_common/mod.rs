@@ -184,13 +184,21 @@ impl Sandbox {
         run(&mut cmd, stdin)
     }
 
-    /// `apko login SERVER -u USER --password-stdin`, started but not waited for.
+    /// `apko login SERVER -u USER --password-stdin --no-verify` (no registry there), started
+    /// but not waited for.
     pub fn spawn_login(&self, server: &str, user: &str, password: &str) -> Child {
         let mut child = self
             .command(APKO)
             .arg("--config")
             .arg(&self.config_dir)
-            .args(["login", server, "-u", user, "--password-stdin"])
+            .args([
+                "login",
+                server,
+                "-u",
+                user,
+                "--password-stdin",
+                "--no-verify",
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
