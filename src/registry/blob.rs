@@ -120,21 +120,42 @@ impl Client {
         }
         let target = format!("{}/{repository}", registry.host);
         let context = format!("uploading blob {digest} to {target}");
-        let mut start = Client::url(registry, repository, "blobs/uploads/");
+        let start = Client::url(registry, repository, "blobs/uploads/");
+        let mut response = None;
         if let Some(from) = mount_from.iter().find(|r| *r != repository) {
-            start
-                .query_pairs_mut()
+            let mut url = start.clone();
+            url.query_pairs_mut()
                 .append_pair("mount", digest.as_str())
                 .append_pair("from", from);
+            let mut req = Request::new(Method::POST, url);
+            req.retry = false;
+            // Sent without the 401 handling: a refused mount (no pull access to `from`) says
+            // nothing about the credential, and a plain upload follows.
+            let auth = registry
+                .authorize(self.transport(), repository, scopes)
+                .await?;
+            let sent = self
+                .transport()
+                .send(&req, auth.header.as_ref(), &registry.base, None)
+                .await?;
+            match sent.response.status() {
+                StatusCode::CREATED => {
+                    tracing::debug!("mounted {digest} into {target}");
+                    return Ok(Pushed::Mounted);
+                }
+                StatusCode::ACCEPTED => response = Some(sent.response),
+                status => tracing::debug!("mounting {digest} from {from}: {status}; uploading"),
+            }
         }
-        let mut req = Request::new(Method::POST, start);
-        req.retry = false;
-        let response = self.send(registry, repository, scopes, &req, None).await?;
+        let response = match response {
+            Some(r) => r,
+            None => {
+                let mut req = Request::new(Method::POST, start);
+                req.retry = false;
+                self.send(registry, repository, scopes, &req, None).await?
+            }
+        };
         let status = response.status();
-        if status == StatusCode::CREATED {
-            tracing::debug!("mounted {digest} into {target}");
-            return Ok(Pushed::Mounted);
-        }
         if status != StatusCode::ACCEPTED {
             let body = response.bytes().await.unwrap_or_default();
             return Err(Error::Status {

@@ -351,7 +351,7 @@ impl Registry {
         let Some(slot) = st.slots.get_mut(repository) else {
             return Err(Error::Other(format!("{host} refused the request: {why}")));
         };
-        match (&self.credentials, slot.resolved.take()) {
+        match (&self.credentials, slot.resolved.clone()) {
             (Credentials::Resolver(resolver), Some(previous)) => {
                 if previous.credential.is_none() {
                     let mut trail = previous.trail;
