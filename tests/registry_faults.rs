@@ -336,3 +336,80 @@ fn altered_blobs_and_manifests_are_refused() {
         )
     );
 }
+
+#[test]
+fn a_403_moves_to_the_next_source() {
+    let registry = Registry::start_htpasswd();
+    let upstream = registry.host.clone();
+    // "limited" may log in but not push: the proxy answers its requests 403, as a registry
+    // does for an account without write access.
+    let limited = "Basic bGltaXRlZDpwdw=="; // limited:pw
+    let proxy = Server::start(move |req| {
+        if req.header("authorization") == Some(limited) {
+            return Response::new(403)
+                .header("Content-Type", "application/json")
+                .body(r#"{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}"#);
+        }
+        forward(&upstream, req)
+    });
+    let p = proxy.addr.clone();
+    let cli = Cli::new();
+    cli.recording_helper(
+        "limited",
+        r#"{"ServerURL":"%s","Username":"limited","Secret":"pw"}"#,
+    );
+    cli.config_json(&format!(r#"{{"credHelpers":{{"{p}":"limited"}}}}"#));
+    let auth = auth_file(&cli, &p);
+    let base = base_image();
+    let out = cli
+        .run(&[
+            "push",
+            base.to_str().unwrap(),
+            &format!("{p}/denied:1"),
+            "--auth-file",
+            &auth,
+            "--log-level",
+            "debug",
+        ])
+        .ok();
+    assert_eq!(out.stdout, format!("{p}/denied@{}\n", base_index_digest()));
+    assert!(
+        out.stderr
+            .contains(&format!("credential rejected: 403 Forbidden from {p}")),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_503_is_retried() {
+    let registry = Registry::start_htpasswd();
+    let proxy = faulty(
+        registry.host.clone(),
+        |r| r.method == "GET" && r.path().ends_with("/manifests/1"),
+        Response::new(503).body("try later"),
+    );
+    let cli = Cli::new();
+    let auth = auth_file(&cli, &registry.host);
+    push(&cli, &format!("{}/busy:1", registry.host), &auth).ok();
+    let p = proxy.server.addr.clone();
+    let auth = auth_file(&cli, &p);
+    let dir = cli.path("pulled");
+    cli.run(&[
+        "pull",
+        &format!("{p}/busy:1"),
+        dir.to_str().unwrap(),
+        "--auth-file",
+        &auth,
+    ])
+    .ok();
+    assert_eq!(blobs(&dir), base_blobs());
+    let gets = proxy
+        .times
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(m, path, _)| m == "GET" && path.ends_with("/manifests/1"))
+        .count();
+    assert_eq!(gets, 2);
+}

@@ -452,3 +452,82 @@ fn skopeo_and_podman_read_what_apko_pushed() {
         format!("{}\n", &config[7..])
     );
 }
+
+#[test]
+fn docker_manifest_lists_pull_and_push_back_unchanged() {
+    let skopeo = require("skopeo", "skopeo");
+    let registry = Registry::start_htpasswd();
+    let h = registry.host.as_str();
+    let cli = Cli::new();
+    let auth = auth_file(&cli, h);
+    let base = base_image();
+    cli.run(&[
+        "push",
+        base.to_str().unwrap(),
+        &format!("{h}/oci:1"),
+        "--auth-file",
+        &auth,
+    ])
+    .ok();
+    let home = cli.path("home");
+    std::fs::create_dir(&home).unwrap();
+    // skopeo rewrites it as a Docker manifest list of Docker schema 2 manifests.
+    ok(
+        containers_command(&skopeo, &home)
+            .args(["copy", "--all", "--format", "v2s2"])
+            .args(["--src-creds", "testuser:testpass", "--src-tls-verify=false"])
+            .args([
+                "--dest-creds",
+                "testuser:testpass",
+                "--dest-tls-verify=false",
+            ])
+            .arg(format!("docker://{h}/oci:1"))
+            .arg(format!("docker://{h}/docker:1")),
+        "skopeo copy --format v2s2",
+    );
+    let raw = |repo: &str| {
+        ok(
+            containers_command(&skopeo, &home)
+                .args([
+                    "inspect",
+                    "--raw",
+                    "--creds",
+                    "testuser:testpass",
+                    "--tls-verify=false",
+                ])
+                .arg(format!("docker://{h}/{repo}:1")),
+            "skopeo inspect --raw",
+        )
+        .stdout
+    };
+    let list = raw("docker");
+    assert!(
+        String::from_utf8_lossy(&list)
+            .contains("application/vnd.docker.distribution.manifest.list.v2+json")
+    );
+    let dir = cli.path("docker-layout");
+    let out = cli
+        .run(&[
+            "pull",
+            &format!("{h}/docker:1"),
+            dir.to_str().unwrap(),
+            "--auth-file",
+            &auth,
+        ])
+        .ok();
+    let digest = apko_test_support::layout::sha256(&list);
+    assert_eq!(out.stdout, format!("{h}/docker@{digest}\n"));
+    assert_eq!(std::fs::read(dir.join("index.json")).unwrap(), list);
+    // Pushed back from the layout: the registry serves the very same list.
+    let out = cli
+        .run(&[
+            "push",
+            dir.to_str().unwrap(),
+            &format!("{h}/again:1"),
+            "--auth-file",
+            &auth,
+        ])
+        .ok();
+    assert_eq!(out.stdout, format!("{h}/again@{digest}\n"));
+    assert_eq!(raw("again"), list);
+}
