@@ -39,6 +39,7 @@ impl Reference {
             return Err(err("it is empty"));
         }
         let (rest, digest) = match input.split_once('@') {
+            // Checked strictly (`Digest::parse`) where it is used.
             Some((r, d)) if d.contains(':') && !d.is_empty() => (r, Some(d.to_string())),
             Some(_) => return Err(err("the digest must look like algorithm:hex")),
             None => (input, None),
@@ -61,8 +62,38 @@ impl Reference {
         if path.bytes().any(|b| b.is_ascii_uppercase()) {
             return Err(err("repository names must be lowercase"));
         }
+        // distribution's grammar: components of [a-z0-9] separated by `.`, `_`, `__` or `-`s;
+        // so no `..`, `?` or `#` ever reaches a request path.
+        let component_ok = |c: &str| {
+            let b = c.as_bytes();
+            b.first().is_some_and(u8::is_ascii_alphanumeric)
+                && b.last().is_some_and(u8::is_ascii_alphanumeric)
+                && b.iter()
+                    .all(|&x| x.is_ascii_alphanumeric() || matches!(x, b'.' | b'_' | b'-'))
+        };
+        if !path.split('/').all(component_ok) {
+            return Err(err(
+                "repository path components are lowercase letters, digits and . _ - between them",
+            ));
+        }
         if tag.as_deref() == Some("") {
             return Err(err("the tag is empty"));
+        }
+        if let Some(t) = &tag
+            && (t.len() > 128
+                || t.starts_with(['.', '-'])
+                || !t
+                    .bytes()
+                    .all(|x| x.is_ascii_alphanumeric() || matches!(x, b'.' | b'_' | b'-')))
+        {
+            return Err(err(
+                "a tag is at most 128 letters, digits, . _ - and does not start with . or -",
+            ));
+        }
+        if !registry.bytes().all(|x| {
+            x.is_ascii_alphanumeric() || matches!(x, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+        }) {
+            return Err(err("the registry is not a host name or address"));
         }
         let registry = normalize_registry(&registry);
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
@@ -138,9 +169,10 @@ mod tests {
             p("registry-1.docker.io/x/y"),
             ("docker.io".into(), "x/y".into(), None)
         );
-        let d = Reference::parse("r.example/img@sha256:abcd").unwrap();
-        assert_eq!(d.digest.as_deref(), Some("sha256:abcd"));
-        assert_eq!(d.to_string(), "r.example/img@sha256:abcd");
+        let hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let d = Reference::parse(&format!("r.example/img@sha256:{hex}")).unwrap();
+        assert_eq!(d.digest, Some(format!("sha256:{hex}")));
+        assert_eq!(d.to_string(), format!("r.example/img@sha256:{hex}"));
     }
 
     #[test]
@@ -152,6 +184,12 @@ mod tests {
             "Upper/Case",
             "img:",
             "img@nodigest",
+            "r.example/../v2/x",
+            "r.example/a/.hidden",
+            "r.example/a?b",
+            "r.example/a#b",
+            "img:-tag",
+            "r.ex%61mple/a",
         ] {
             assert!(Reference::parse(bad).is_err(), "{bad}");
         }
