@@ -11,6 +11,19 @@ export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none --release
 targets=("$@")
 ((${#targets[@]})) || mapfile -t targets < <(cargo fuzz list)
+# Real inputs from the shared test data seed the corpora (read in place, never committed).
+testdata=../../shared/testdata
+seed_from() { # TARGET FILE...
+  local t=$1; shift
+  mkdir -p "corpus/$t"
+  for f in "$@"; do [ -f "$f" ] && cp -n "$f" "corpus/$t/$(basename "$(dirname "$f")")-$(basename "$f")"; done
+  return 0
+}
+if [ -d "$testdata" ]; then
+  seed_from apk_index "$testdata"/apk/rsa256-signed/*.tar.gz "$testdata"/apko-cli/packages/x86_64/APKINDEX.tar.gz "$testdata"/apk/extracted/APKINDEX
+  seed_from apk_package "$testdata"/apk/hello-0.1.0-r0.apk "$testdata"/apko-cli/packages/x86_64/*.apk
+  seed_from yaml_config "$testdata"/apko-cli/*.yaml "$testdata"/apko-types/*.yaml
+fi
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
   [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
