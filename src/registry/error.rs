@@ -71,7 +71,8 @@ impl Error {
             cause = err.to_string();
         }
         let lower = cause.to_ascii_lowercase();
-        let hint = if lower.contains("certificate") || lower.contains("unknownissuer") {
+        let certificate = lower.contains("certificate") || lower.contains("unknownissuer");
+        let hint = if certificate {
             "; if the registry uses a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)"
         } else {
             ""
@@ -80,7 +81,9 @@ impl Error {
             context,
             cause,
             hint: hint.to_string(),
-            retriable: err.is_connect() || err.is_timeout() || err.is_request() || err.is_body(),
+            // A certificate that is not trusted now will not be in a second.
+            retriable: !certificate
+                && (err.is_connect() || err.is_timeout() || err.is_request() || err.is_body()),
         }
     }
 }

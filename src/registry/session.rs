@@ -99,14 +99,21 @@ impl Registry {
         } else {
             host
         };
+        // Loopback: plain HTTP first, as go-containerregistry does (no TLS set-up for a local
+        // registry; the probe carries no credentials), HTTPS when that fails. Registries named
+        // by --insecure-registry: HTTPS first, as docker does.
+        let name = super::transport::host_name(host);
         let schemes: &[&str] = if transport.options().plain_http {
             &["http"]
+        } else if is_loopback(name) {
+            &["http", "https"]
         } else if transport.plain_http_allowed(host) {
             &["https", "http"]
         } else {
             &["https"]
         };
-        let mut first_error = None;
+        // What the HTTPS attempt said: the error worth reporting when both fail.
+        let mut https_error: Option<Error> = None;
         for (i, scheme) in schemes.iter().enumerate() {
             let last = i + 1 == schemes.len();
             let base = Url::parse(&format!("{scheme}://{endpoint}/"))
@@ -117,12 +124,23 @@ impl Registry {
             let sent = match transport.send(&req, None, &ping, None).await {
                 Ok(sent) => sent,
                 Err(e @ Error::Transport { .. }) if !last => {
-                    tracing::debug!("{e}; trying plain HTTP");
-                    first_error = Some(e);
+                    tracing::debug!("{e}; trying the other scheme");
+                    if *scheme == "https" {
+                        https_error = Some(e);
+                    }
                     continue;
                 }
-                Err(e) => return Err(first_error.unwrap_or(e)),
+                Err(e) => return Err(https_error.unwrap_or(e)),
             };
+            // A TLS server spoken to in plain HTTP (Go answers 400).
+            if *scheme == "http" && sent.response.status() == StatusCode::BAD_REQUEST {
+                if !last {
+                    continue;
+                }
+                if let Some(e) = https_error {
+                    return Err(e);
+                }
+            }
             let status = sent.response.status();
             let challenges = challenges(sent.response.headers());
             let scheme = match status {
@@ -132,10 +150,6 @@ impl Registry {
                         "registry {host} answered 401 without a Basic or Bearer challenge; it cannot be authenticated to"
                     ))
                 })?,
-                // A TLS server spoken to in plain HTTP (Go answers 400).
-                StatusCode::BAD_REQUEST if *scheme == "http" && first_error.is_some() => {
-                    return Err(first_error.expect("checked"));
-                }
                 _ => {
                     let body = sent.response.bytes().await.unwrap_or_default();
                     return Err(Error::Status {
@@ -159,7 +173,7 @@ impl Registry {
                 }),
             });
         }
-        Err(first_error.unwrap_or_else(|| Error::Other(format!("cannot reach registry {host}"))))
+        Err(https_error.unwrap_or_else(|| Error::Other(format!("cannot reach registry {host}"))))
     }
 
     /// The `Authorization` header for `scopes` on behalf of `repository`.

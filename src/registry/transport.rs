@@ -10,6 +10,7 @@ use reqwest::header::{
 use reqwest::{Method, StatusCode, Url};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
@@ -120,13 +121,32 @@ pub type Counter = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// The HTTP client with this process's TLS and plain-HTTP policy.
 pub struct Transport {
-    http: reqwest::Client,
+    /// For `http://` URLs: no certificate store is loaded for it.
+    plain: reqwest::Client,
+    /// For `https://` URLs, built on first use (loading the system's roots takes a while).
+    tls: OnceLock<Result<reqwest::Client, String>>,
+    /// `--ca-file` certificates.
+    extra_roots: Vec<reqwest::Certificate>,
     options: Options,
 }
 
+/// What both clients share: no automatic redirects, HTTP/1.1 only.
+fn builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(30))
+        .read_timeout(Duration::from_secs(300))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .tcp_nodelay(true)
+        // Parallel uploads on parallel HTTP/1.1 connections: one HTTP/2 connection would cap
+        // them all at the server's flow-control window (1 MiB in Go's registries).
+        .http1_only()
+}
+
 impl Transport {
-    /// Builds the client: system roots (or `SSL_CERT_FILE`), plus `--ca-file` certificates; no
-    /// automatic redirects.
+    /// Checks `SSL_CERT_FILE` and reads the `--ca-file` certificates; HTTPS then trusts the
+    /// system roots (or `SSL_CERT_FILE`'s) plus those.
     pub fn new(options: Options) -> Result<Transport, Error> {
         if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
             let path = Path::new(&file);
@@ -139,16 +159,7 @@ impl Transport {
                 )));
             }
         }
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(300))
-            .pool_idle_timeout(Duration::from_secs(60))
-            .tcp_nodelay(true)
-            // Parallel uploads on parallel HTTP/1.1 connections: one HTTP/2 connection would
-            // cap them all at the server's flow-control window (1 MiB in Go's registries).
-            .http1_only();
+        let mut extra_roots = Vec::new();
         for file in &options.ca_files {
             let bytes = std::fs::read(file).map_err(|e| {
                 Error::Other(format!("cannot read --ca-file {}: {e}", file.display()))
@@ -165,14 +176,34 @@ impl Transport {
                     file.display()
                 )));
             }
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
+            extra_roots.extend(certs);
         }
-        let http = builder
+        let plain = builder()
+            .tls_certs_only(Vec::new())
             .build()
             .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
-        Ok(Transport { http, options })
+        Ok(Transport {
+            plain,
+            tls: OnceLock::new(),
+            extra_roots,
+            options,
+        })
+    }
+
+    /// The client for `url`'s scheme.
+    fn client(&self, url: &Url) -> Result<&reqwest::Client, Error> {
+        if url.scheme() == "http" {
+            return Ok(&self.plain);
+        }
+        self.tls
+            .get_or_init(|| {
+                builder()
+                    .tls_certs_merge(self.extra_roots.clone())
+                    .build()
+                    .map_err(|e| chain(&e))
+            })
+            .as_ref()
+            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))
     }
 
     /// The options it was built with.
@@ -243,7 +274,7 @@ impl Transport {
         for _hop in 0..=10 {
             let from_origin = same_origin(&url, origin);
             let mut builder = self
-                .http
+                .client(&url)?
                 .request(req.method.clone(), url.clone())
                 .headers(req.headers.clone());
             if from_origin && let Some(a) = auth {
