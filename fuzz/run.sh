@@ -23,6 +23,7 @@ if [ -d "$testdata" ]; then
   seed_from apk_index "$testdata"/apk/rsa256-signed/*.tar.gz "$testdata"/apko-cli/packages/x86_64/APKINDEX.tar.gz "$testdata"/apk/extracted/APKINDEX
   seed_from apk_package "$testdata"/apk/hello-0.1.0-r0.apk "$testdata"/apko-cli/packages/x86_64/*.apk
   seed_from yaml_config "$testdata"/apko-cli/*.yaml "$testdata"/apko-types/*.yaml
+  seed_from registry_input "$testdata"/apko-cli/base_image/index.json "$testdata"/apko-cli/base_image/blobs/sha256/*
 fi
 for t in "${targets[@]}"; do
   mkdir -p "corpus/$t"
