@@ -27,6 +27,13 @@ pub struct BuildArgs {
     pub tag: String,
     /// An existing directory (OCI layout) or a file path (docker tarball).
     pub output: PathBuf,
+    #[command(flatten)]
+    pub flags: BuildFlags,
+}
+
+/// The flags `apko build` and `apko publish` share.
+#[derive(Debug, Args)]
+pub struct BuildFlags {
     /// Architectures (comma list; apk or OCI names; `host`, `all`). Default: the config's
     /// `archs`, else all.
     #[arg(long, value_delimiter = ',')]
@@ -89,75 +96,16 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
             args.tag
         );
     }
-    let mut ic = ImageConfig::load(&args.config_file, &args.include_paths)?;
-    ic.contents
-        .keyring
-        .extend(args.keyring_append.iter().cloned());
-    ic.contents
-        .repositories
-        .extend(args.repository_append.iter().cloned());
-    ic.contents
-        .build_repositories
-        .extend(args.build_repository_append.iter().cloned());
-    ic.contents
-        .packages
-        .extend(args.package_append.iter().cloned());
-    for a in &args.annotations {
-        let (k, v) = a
-            .split_once(':')
-            .ok_or_else(|| anyhow!("unable to parse annotation: {a}"))?;
-        ic.annotations
-            .get_or_insert_with(Default::default)
-            .insert(k.into(), v.into());
-    }
-    if args.vcs
-        && ic.vcs_url.is_empty()
-        && let Some(url) = vcs::probe(&args.config_file)
-    {
-        tracing::debug!("detected {url} as VCS URL");
-        ic.vcs_url = url;
-    }
-    let archs = if !args.arch.is_empty() {
-        arch::parse_list(&args.arch)
-    } else if !ic.archs.is_empty() {
-        arch::parse_list(&ic.archs)
-    } else {
-        arch::parse_list(&["all".into()])
-    };
-    let build_date = build_date(args.build_date.as_deref())?;
-    if args.ignore_signatures {
-        tracing::warn!("ignoring signatures is not recommended");
-    }
-    if args.sbom && (args.sbom_path.is_some() || args.sbom_formats.is_some()) {
-        tracing::warn!("SBOM generation is not supported yet: no SBOM is written");
-    }
-    let resolver = Arc::new(
-        args.auth
-            .resolver(config_dir, vec![reference.registry.clone()])?,
-    );
     let to_dir = args.output.is_dir();
     if !to_dir && args.output.to_string_lossy().ends_with('/') {
         bail!("output directory {} does not exist", args.output.display());
     }
-
-    let bars = Bars::new(&archs);
-    let opts = Options {
-        archs,
-        build_date,
-        ignore_signatures: args.ignore_signatures,
-        offline: args.offline,
-        cache_dir: args.cache_dir.clone(),
-        lockfile: args.lockfile.clone(),
-        resolver,
-        threads: layer::threads(),
-        progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(layer::threads())
-        .build()
-        .context("cannot start the async runtime")?;
-    let built = runtime.block_on(build::build(&ic, opts))?;
+    let resolver = Arc::new(
+        args.flags
+            .auth
+            .resolver(config_dir, vec![reference.registry.clone()])?,
+    );
+    let built = build_image(&args.config_file, &args.flags, resolver)?;
 
     if to_dir {
         output::write_layout(&args.output, &built.images, &built.index, &reference)
@@ -175,6 +123,75 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Builds every architecture `flags` ask for from the configuration at `config_file`, with
+/// credentials from `resolver` (`apko build` and `apko publish`).
+pub fn build_image(
+    config_file: &Path,
+    flags: &BuildFlags,
+    resolver: Arc<crate::auth::Resolver>,
+) -> anyhow::Result<build::Built> {
+    let mut ic = ImageConfig::load(config_file, &flags.include_paths)?;
+    ic.contents
+        .keyring
+        .extend(flags.keyring_append.iter().cloned());
+    ic.contents
+        .repositories
+        .extend(flags.repository_append.iter().cloned());
+    ic.contents
+        .build_repositories
+        .extend(flags.build_repository_append.iter().cloned());
+    ic.contents
+        .packages
+        .extend(flags.package_append.iter().cloned());
+    for a in &flags.annotations {
+        let (k, v) = a
+            .split_once(':')
+            .ok_or_else(|| anyhow!("unable to parse annotation: {a}"))?;
+        ic.annotations
+            .get_or_insert_with(Default::default)
+            .insert(k.into(), v.into());
+    }
+    if flags.vcs
+        && ic.vcs_url.is_empty()
+        && let Some(url) = vcs::probe(config_file)
+    {
+        tracing::debug!("detected {url} as VCS URL");
+        ic.vcs_url = url;
+    }
+    let archs = if !flags.arch.is_empty() {
+        arch::parse_list(&flags.arch)
+    } else if !ic.archs.is_empty() {
+        arch::parse_list(&ic.archs)
+    } else {
+        arch::parse_list(&["all".into()])
+    };
+    let build_date = build_date(flags.build_date.as_deref())?;
+    if flags.ignore_signatures {
+        tracing::warn!("ignoring signatures is not recommended");
+    }
+    if flags.sbom && (flags.sbom_path.is_some() || flags.sbom_formats.is_some()) {
+        tracing::warn!("SBOM generation is not supported yet: no SBOM is written");
+    }
+    let bars = Bars::new(&archs);
+    let opts = Options {
+        archs,
+        build_date,
+        ignore_signatures: flags.ignore_signatures,
+        offline: flags.offline,
+        cache_dir: flags.cache_dir.clone(),
+        lockfile: flags.lockfile.clone(),
+        resolver,
+        threads: layer::threads(),
+        progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(layer::threads())
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(build::build(&ic, opts))
 }
 
 /// `apko show-config`: the configuration after `include`, as YAML, with credentials in

@@ -5,6 +5,7 @@ mod auth;
 mod auth_args;
 mod build;
 mod login;
+mod publish;
 mod push;
 mod registry_args;
 
@@ -51,6 +52,8 @@ enum Command {
     Login(login::LoginArgs),
     /// Log out from a registry (erases from the helper and the config file).
     Logout(login::LogoutArgs),
+    /// Build an image and push it to one or more tags.
+    Publish(Box<publish::PublishArgs>),
     /// Push an OCI image layout (as `apko build` writes) to one or more tags.
     Push(push::PushArgs),
     /// Pull an image from a registry into an OCI image layout.
@@ -101,6 +104,7 @@ pub fn main() -> ExitCode {
         Command::ShowConfig { config_file } => build::show_config(&config_file),
         Command::Login(args) => login::login(args, config),
         Command::Logout(args) => login::logout(args, config),
+        Command::Publish(args) => publish::run(*args, config),
         Command::Push(args) => push::push(args, config),
         Command::Pull(args) => push::pull(args, config),
         Command::Auth(cmd) => auth::run(cmd, config),
