@@ -11,6 +11,8 @@ use super::{accounts, paths};
 use crate::apk;
 use crate::auth::Resolver;
 use crate::fs::{Entry, Kind, Tree};
+use crate::registry::baseimage;
+use crate::registry::manifest::Platform;
 use anyhow::{Context, anyhow, bail};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -57,10 +59,34 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
         bail!("building with base image is supported only with a lockfile");
     }
     let lock = opts.lockfile.as_deref().map(Lockfile::read).transpose()?;
+    // A base image in a registry is pulled (the architectures built) into a temporary layout.
+    let base = match &ic.contents.baseimage {
+        Some(b) => {
+            let platforms: Vec<Platform> = opts
+                .archs
+                .iter()
+                .map(|a| {
+                    let (architecture, variant) = a.oci_platform();
+                    Platform {
+                        os: "linux".into(),
+                        architecture: architecture.into(),
+                        variant: variant.map(str::to_string),
+                    }
+                })
+                .collect();
+            let layout =
+                baseimage::layout(&b.image, &platforms, opts.resolver.clone(), opts.offline)
+                    .await
+                    .with_context(|| format!("base image {}", b.image))?;
+            Some(layout)
+        }
+        None => None,
+    };
+    let base_dir = base.as_ref().map(|b| b.path.as_path());
     let builds = opts.archs.iter().map(|arch| {
         let (opts, lock) = (&opts, lock.as_ref());
         async move {
-            build_arch(ic, opts, arch, lock)
+            build_arch(ic, opts, arch, lock, base_dir)
                 .await
                 .with_context(|| format!("building {arch}"))
         }
@@ -113,13 +139,14 @@ async fn build_arch(
     opts: &Options,
     arch: &Arch,
     lock: Option<&Lockfile>,
+    base_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<(Image, u64)> {
     let progress = |what: &str| (opts.progress)(arch, what);
     let mut tree = Tree::new();
-    let base = match &ic.contents.baseimage {
-        Some(b) => {
+    let base = match base_dir {
+        Some(dir) => {
             progress("reading base image");
-            let base = BaseImage::open(std::path::Path::new(&b.image), arch)?;
+            let base = BaseImage::open(dir, arch)?;
             base.unpack(&mut tree)
                 .map_err(|e| anyhow!("base image: {e}"))?;
             Some(base)

@@ -2,6 +2,7 @@
 //! tokens, credential fallback), blob and manifest transfer, and pushing and pulling whole
 //! images between OCI layouts and registries.
 
+pub mod baseimage;
 pub mod blob;
 pub mod blocking;
 pub mod challenge;

@@ -1,0 +1,112 @@
+//! `contents.baseimage.image` naming an image in the real `docker-registry`: pulled with the
+//! build's credentials, the build is the same, byte for byte, as on the local layout.
+
+mod registry_common;
+
+use apko_test_support::Registry;
+use apko_test_support::layout::base_image;
+use registry_common::{Cli, blobs};
+
+const LOCK: &str = r#"{"version":"v1","contents":{"keyring":[],"build_repositories":[],"runtime_repositories":[],"repositories":[],"packages":[]}}"#;
+
+#[test]
+fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
+    let registry = Registry::start_htpasswd();
+    let h = registry.host.as_str();
+    let mut cli = Cli::new();
+    cli.env("SOURCE_DATE_EPOCH", "1700000000");
+    let auth = cli.file("auth.txt", &format!("{h}=testuser:testpass\n"));
+    let auth = auth.to_str().unwrap();
+    let base = base_image();
+    cli.run(&[
+        "push",
+        base.to_str().unwrap(),
+        &format!("{h}/base:1"),
+        "--auth-file",
+        auth,
+    ])
+    .ok();
+    cli.file("apko.lock.json", LOCK);
+    let build = |name: &str, image: &str| {
+        cli.file(
+            &format!("{name}.yaml"),
+            &format!(
+                "contents:\n  baseimage:\n    image: {image}\n    apkindex: {}\n",
+                base.display()
+            ),
+        );
+        let out_dir = cli.path(name);
+        std::fs::create_dir(&out_dir).unwrap();
+        let out = cli.run(&[
+            "build",
+            &format!("{name}.yaml"),
+            "apko-test/ontop:v1",
+            out_dir.to_str().unwrap(),
+            "--lockfile",
+            "apko.lock.json",
+            "--arch",
+            "amd64",
+            "--auth-file",
+            auth,
+        ]);
+        (out, out_dir)
+    };
+    let (out, local) = build("local", base.to_str().unwrap());
+    let out = out.ok();
+    assert!(!out.stderr.contains("pulled"), "{}", out.stderr);
+    let (out, remote) = build("remote", &format!("{h}/base:1"));
+    let out = out.ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "base image {h}/base:1: pulled {}",
+            registry_common::base_index_digest()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(
+        std::fs::read(remote.join("index.json")).unwrap(),
+        std::fs::read(local.join("index.json")).unwrap()
+    );
+    assert_eq!(blobs(&remote), blobs(&local));
+    // Only the amd64 image was pulled.
+    let pulls: Vec<(String, String, u16)> = registry
+        .requests()
+        .into_iter()
+        .filter(|(m, u, _)| m == "GET" && u.contains("/manifests/"))
+        .collect();
+    assert_eq!(pulls.len(), 2, "{pulls:#?}");
+
+    // Without credentials for that registry, the error says which and what to do.
+    let mut anonymous = Cli::new();
+    anonymous.env("SOURCE_DATE_EPOCH", "1700000000");
+    anonymous.file("apko.lock.json", LOCK);
+    anonymous.file(
+        "apko.yaml",
+        &format!(
+            "contents:\n  baseimage:\n    image: {h}/base:1\n    apkindex: {}\n",
+            base.display()
+        ),
+    );
+    let dir = anonymous.path("out");
+    std::fs::create_dir(&dir).unwrap();
+    let out = anonymous.run(&[
+        "build",
+        "apko.yaml",
+        "apko-test/ontop:v1",
+        dir.to_str().unwrap(),
+        "--lockfile",
+        "apko.lock.json",
+        "--arch",
+        "amd64",
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: base image {h}/base:1: no usable credentials for {h}; sources tried:\n\
+             \x20 1. anonymous: rejected by the server: 401 Unauthorized from {h} (UNAUTHORIZED: authentication required)\n\
+             Fix the failing source, or give credentials with --auth {h}=USER:PASSWORD (or --auth-file); `apko auth explain` shows every source\n"
+        )
+    );
+}
