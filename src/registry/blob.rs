@@ -286,9 +286,14 @@ impl Client {
         let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
         let partial =
             dest.with_file_name(format!(".{}.partial-{}", digest.hex(), std::process::id()));
-        let file = tokio::fs::File::create(&partial)
-            .await
+        // Created here, not on the blocking pool, so that a download dropped (a parallel one
+        // failed) cannot leave a file created after its clean-up ran.
+        let file = std::fs::File::create(&partial)
             .map_err(|e| io(&format!("cannot create {}", partial.display()), e))?;
+        // Removes the temporary file however this ends: an error, or the download dropped.
+        // After the rename there is nothing left to remove.
+        let _cleanup = RemoveOnDrop(&partial);
+        let file = tokio::fs::File::from_std(file);
         let mut out = tokio::io::BufWriter::with_capacity(1 << 20, file);
         let mut hasher = Hasher::new(digest.algorithm());
         let mut received: u64 = 0;
@@ -329,20 +334,18 @@ impl Client {
             Ok(())
         }
         .await;
-        if let Err(e) = result {
-            let _ = tokio::fs::remove_file(&partial).await;
-            return Err(e);
-        }
+        result?;
         tokio::fs::rename(&partial, dest)
             .await
             .map_err(|e| io(&format!("cannot move {} into place", partial.display()), e))
     }
 }
 
-/// The path of a blob in an OCI layout.
-pub fn layout_path(layout: &Path, digest: &Digest) -> std::path::PathBuf {
-    layout
-        .join("blobs")
-        .join(digest.algorithm_name())
-        .join(digest.hex())
+/// Deletes a file when dropped.
+struct RemoveOnDrop<'a>(&'a Path);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(self.0);
+    }
 }
