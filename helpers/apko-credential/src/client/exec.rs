@@ -83,7 +83,7 @@ pub(crate) fn run(
         cmd.process_group(0);
     }
     let started = Instant::now();
-    let mut child = cmd.spawn().map_err(RunError::Spawn)?;
+    let mut child = spawn_retrying_busy(&mut cmd).map_err(RunError::Spawn)?;
     let pid = child.id();
 
     let (tx, rx) = mpsc::channel();
@@ -196,6 +196,27 @@ pub(crate) fn run(
             Err(err)
         }
     }
+}
+
+#[cfg(unix)]
+const TEXT_BUSY: Option<i32> = Some(libc::ETXTBSY);
+#[cfg(not(unix))]
+const TEXT_BUSY: Option<i32> = None;
+
+/// Spawns, retrying briefly on ETXTBSY: a helper script just written (installed, or made by a
+/// test) can still be open for writing in a process another thread forked meanwhile.
+fn spawn_retrying_busy(cmd: &mut Command) -> std::io::Result<Child> {
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..6 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error().is_some() && e.raw_os_error() == TEXT_BUSY => {
+                thread::sleep(delay);
+                delay *= 2;
+            }
+            other => return other,
+        }
+    }
+    cmd.spawn()
 }
 
 fn spawn_reader(
