@@ -112,7 +112,7 @@ fn a_hung_helper_and_its_children_are_gone_after_the_timeout() {
     let (r, _, dir) = run("hang.sh", &[]);
     assert_eq!(r.code, Some(1));
     assert!(
-        r.took >= Duration::from_millis(900) && r.took < Duration::from_secs(3),
+        r.took >= Duration::from_millis(900) && r.took < Duration::from_secs(6),
         "{:?}",
         r.took
     );
