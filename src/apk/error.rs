@@ -9,12 +9,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum ApkError {
     /// A local file or directory could not be read or written.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not a `source`: `{:#}` would print it twice).
+        cause: std::io::Error,
     },
     /// A download failed: network error or an HTTP status other than 401/403.
     #[error("fetching {url}: {reason}")]
@@ -25,12 +25,12 @@ pub enum ApkError {
         reason: String,
     },
     /// The server refused every credential (or the credential sources failed).
-    #[error("fetching {url}: {source}")]
+    #[error("fetching {url}: {cause}")]
     Auth {
         /// The URL, without credentials.
         url: String,
         /// The host and every source tried.
-        source: ResolveError,
+        cause: ResolveError,
     },
     /// An offline build needs a download that is not in the cache.
     #[error(
@@ -68,7 +68,7 @@ impl ApkError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> ApkError {
         ApkError::Io {
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }

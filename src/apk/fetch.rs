@@ -191,7 +191,7 @@ impl<'a> Fetcher<'a> {
                             blocking(|| self.resolver.resolve(&target)).map_err(|source| {
                                 ApkError::Auth {
                                     url: url.to_string(),
-                                    source,
+                                    cause: source,
                                 }
                             })?,
                         ),
@@ -250,7 +250,7 @@ impl<'a> Fetcher<'a> {
                 }
                 ApkError::Auth {
                     url: url.to_string(),
-                    source: ResolveError {
+                    cause: ResolveError {
                         host: target.host.clone(),
                         trail,
                     },
@@ -270,7 +270,7 @@ impl<'a> Fetcher<'a> {
                     let next = blocking(|| self.resolver.resolve_after(&target, &previous, &why))
                         .map_err(|source| ApkError::Auth {
                         url: url.to_string(),
-                        source,
+                        cause: source,
                     })?;
                     tracing::debug!(host = %target.host, status = %why, "credential rejected; trying the next source");
                     host.auth = Some(HostAuth::Resolved(next));

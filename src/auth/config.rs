@@ -100,12 +100,12 @@ impl Locations {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// It could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// Why.
-        source: std::io::Error,
+        /// Why (in the message, so not a `source`).
+        cause: std::io::Error,
     },
     /// It is not JSON, or not the shape the format has.
     #[error("{}{}: {why}; fix the file (apko never rewrites a file it cannot parse)", path.display(), position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
@@ -204,7 +204,7 @@ impl ConfigFile {
             Err(source) => {
                 return Err(ConfigError::Read {
                     path: path.to_path_buf(),
-                    source,
+                    cause: source,
                 });
             }
         };

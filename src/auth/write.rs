@@ -42,7 +42,7 @@ pub fn update(
         Err(source) => {
             return Err(ConfigError::Read {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             });
         }
     };
@@ -104,7 +104,7 @@ fn resolve_symlinks(path: &Path) -> Result<PathBuf, ConfigError> {
             Ok(m) if m.file_type().is_symlink() => {
                 let link = std::fs::read_link(&current).map_err(|source| ConfigError::Read {
                     path: current.clone(),
-                    source,
+                    cause: source,
                 })?;
                 current = if link.is_absolute() {
                     link

@@ -23,14 +23,14 @@ pub enum Error {
         origin: Option<String>,
     },
     /// The program exists but could not be started (permissions, bad interpreter).
-    #[error("credential helper {program} ({action}) could not be started: {source}")]
+    #[error("credential helper {program} ({action}) could not be started: {cause}")]
     Spawn {
         /// The helper.
         program: String,
         /// The action it was asked for.
         action: String,
-        /// The operating system's reason.
-        source: std::io::Error,
+        /// The operating system's reason (in the message, so not a `source`).
+        cause: std::io::Error,
     },
     /// It did not finish in time; it and its process group were killed.
     #[error(

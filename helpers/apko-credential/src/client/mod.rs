@@ -260,7 +260,7 @@ impl Program {
             RunError::Spawn(source) => Error::Spawn {
                 program: self.display.clone(),
                 action: label.to_string(),
-                source,
+                cause: source,
             },
             RunError::TimedOut => Error::TimedOut {
                 program: self.display.clone(),
