@@ -125,4 +125,8 @@ print(f"medians of {runs} runs, registry on loopback (plain HTTP, htpasswd):")
 for key, label in labels.items():
     a, s = statistics.median(results[key]["apko"]), statistics.median(results[key]["skopeo"])
     print(f"  {label:40} apko {a:6.3f} s   skopeo {s:6.3f} s   ratio {a / s:.2f}")
+    goal = {"fresh": "<= 0.85", "existing": "<= 1.0", "pull": "-"}[key]
+    if os.environ.get("BENCH_ROWS"):
+        with open(os.environ["BENCH_ROWS"], "a") as rows:
+            rows.write(f"{label}|{a:.3f} s|skopeo {s:.3f} s|{a / s:.2f}|{goal}\n")
 PY
