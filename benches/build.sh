@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 runs=${1:-7}
 
 cargo build --release --quiet --bin apko --example synthrepo
-target=${CARGO_TARGET_DIR:-target}
+target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd) # absolute: benches cd into other dirs
 apko=$target/release/apko
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
