@@ -177,6 +177,7 @@ impl<'a> Fetcher<'a> {
     async fn get(&self, spec: &Spec, url: &str) -> Result<Vec<u8>, ApkError> {
         let target = Target::apk_repository(url);
         let cell = self.host_state(&target.host).await;
+        let mut attempt = 0u32;
         loop {
             // Take the host's current credential; requests run in parallel, outside the lock.
             let (auth, generation) = {
@@ -213,17 +214,71 @@ impl<'a> Fetcher<'a> {
                 }
                 None => request,
             };
-            let response = request.send().await.map_err(|e| ApkError::Fetch {
-                url: url.to_string(),
-                reason: describe(e),
-            })?;
+            attempt += 1;
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    let reason = describe(e);
+                    // A certificate problem will not go away by asking again.
+                    if reason.contains("certificate") {
+                        return Err(ApkError::Fetch {
+                            url: url.to_string(),
+                            reason,
+                        });
+                    }
+                    if attempt < ATTEMPTS {
+                        tracing::debug!(url, attempt, "download failed ({reason}); retrying");
+                        tokio::time::sleep(backoff(attempt, None)).await;
+                        continue;
+                    }
+                    return Err(ApkError::Fetch {
+                        url: url.to_string(),
+                        reason: format!("{reason} (after {attempt} attempts)"),
+                    });
+                }
+            };
             let status = response.status();
             if status.is_success() {
-                let bytes = response.bytes().await.map_err(|e| ApkError::Fetch {
+                match response.bytes().await {
+                    Ok(bytes) => return Ok(bytes.to_vec()),
+                    Err(e) if attempt < ATTEMPTS => {
+                        tracing::debug!(
+                            url,
+                            attempt,
+                            "download cut off ({}); retrying",
+                            describe(e)
+                        );
+                        tokio::time::sleep(backoff(attempt, None)).await;
+                        continue;
+                    }
+                    Err(e) => {
+                        return Err(ApkError::Fetch {
+                            url: url.to_string(),
+                            reason: format!("{} (after {attempt} attempts)", describe(e)),
+                        });
+                    }
+                }
+            }
+            let transient =
+                status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
+            if transient && attempt < ATTEMPTS {
+                let retry_after = response
+                    .headers()
+                    .get(reqwest::header::RETRY_AFTER)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+                tracing::debug!(url, attempt, status = %status_text(status), "retrying");
+                tokio::time::sleep(backoff(attempt, retry_after)).await;
+                continue;
+            }
+            if transient {
+                return Err(ApkError::Fetch {
                     url: url.to_string(),
-                    reason: describe(e),
-                })?;
-                return Ok(bytes.to_vec());
+                    reason: format!(
+                        "the server answered {} (after {attempt} attempts)",
+                        status_text(status)
+                    ),
+                });
             }
             if status != reqwest::StatusCode::UNAUTHORIZED
                 && status != reqwest::StatusCode::FORBIDDEN
@@ -278,6 +333,17 @@ impl<'a> Fetcher<'a> {
                 }
             }
         }
+    }
+}
+
+/// Tries per download for network errors, 429 and 5xx (the first try included).
+const ATTEMPTS: u32 = 4;
+
+/// 250 ms, 500 ms, 1 s…, or the server's `Retry-After` (seconds, at most 10).
+fn backoff(attempt: u32, retry_after: Option<u64>) -> std::time::Duration {
+    match retry_after {
+        Some(s) => std::time::Duration::from_secs(s.min(10)),
+        None => std::time::Duration::from_millis(250 << (attempt - 1).min(4)),
     }
 }
 
