@@ -4,9 +4,7 @@
 use super::build::{BuildFlags, build_image};
 use super::registry_args::RegistryArgs;
 use crate::image::output;
-use crate::registry::push::PushOptions;
 use crate::registry::reference::Reference;
-use crate::registry::{Options, blocking};
 use anyhow::{Context, bail};
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -62,20 +60,12 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
         .context("writing the OCI layout to push")?;
     std::fs::write(dir.path().join("index.json"), &built.index_json)
         .context("writing the OCI layout to push")?;
-    let result = blocking::push_layout(
+    super::push::push_and_report(
         dir.path(),
         &tags,
         resolver,
-        Options {
-            jobs: args.jobs.max(1),
-            ..args.registry.options()
-        },
-        &PushOptions::default(),
-    )?;
-    if let Some(file) = &args.image_refs {
-        std::fs::write(file, result.image_refs.join("\n") + "\n")
-            .with_context(|| format!("cannot write --image-refs {}", file.display()))?;
-    }
-    println!("{}", result.reference);
-    Ok(ExitCode::SUCCESS)
+        args.jobs,
+        &args.registry,
+        args.image_refs.as_deref(),
+    )
 }

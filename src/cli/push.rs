@@ -66,17 +66,37 @@ pub(super) fn push(args: PushArgs, config: Option<&Path>) -> anyhow::Result<Exit
     let tags = parse_refs(&args.tags)?;
     let primary = tags.iter().map(|t| t.registry.clone()).collect();
     let resolver = Arc::new(args.auth.resolver(config, primary)?);
-    let result = blocking::push_layout(
+    push_and_report(
         &args.layout,
         &tags,
         resolver,
+        args.jobs,
+        &args.registry,
+        args.image_refs.as_deref(),
+    )
+}
+
+/// Pushes a layout to every tag, writes `--image-refs`, and prints the index's reference:
+/// what `push` and `publish` both end with.
+pub(super) fn push_and_report(
+    layout: &Path,
+    tags: &[Reference],
+    resolver: Arc<crate::auth::Resolver>,
+    jobs: usize,
+    registry: &RegistryArgs,
+    image_refs: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let result = blocking::push_layout(
+        layout,
+        tags,
+        resolver,
         Options {
-            jobs: args.jobs.max(1),
-            ..args.registry.options()
+            jobs: jobs.max(1),
+            ..registry.options()
         },
         &PushOptions::default(),
     )?;
-    if let Some(file) = &args.image_refs {
+    if let Some(file) = image_refs {
         std::fs::write(file, result.image_refs.join("\n") + "\n")
             .with_context(|| format!("cannot write --image-refs {}", file.display()))?;
     }
