@@ -6,4 +6,5 @@ pub mod auth;
 pub mod cli;
 pub mod fs;
 pub mod image;
+pub mod net;
 pub mod registry;

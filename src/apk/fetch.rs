@@ -50,18 +50,8 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 
 /// A network error with its causes, and what to do for certificate problems.
 fn describe(e: reqwest::Error) -> String {
-    let e = e.without_url();
-    let mut text = e.to_string();
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        let part = cause.to_string();
-        if !text.contains(&part) {
-            text.push_str(": ");
-            text.push_str(&part);
-        }
-        source = cause.source();
-    }
-    if text.contains("certificate") {
+    let mut text = crate::net::describe(&e);
+    if crate::net::is_certificate_problem(&text) {
         text.push_str(
             "; if the server's certificate comes from a private CA, trust it with SSL_CERT_FILE or the build's CA certificates",
         );

@@ -136,7 +136,10 @@ pub async fn run(
                         let bytes = fetcher
                             .read(spec, &location, cache.as_deref(), false)
                             .await?;
-                        ApkFile::open(bytes, expected, &what)?
+                        // Still not the package the index names: keep no copy of it.
+                        ApkFile::open(bytes, expected, &what).inspect_err(|_| {
+                            fetcher.evict(cache.as_deref().unwrap_or_default())
+                        })?
                     }
                     other => other?,
                 };

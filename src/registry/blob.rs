@@ -94,7 +94,19 @@ impl Client {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
                 }
-                other => return other,
+                Err(e) => {
+                    let what = format!(
+                        "uploading blob {} to {}/{repository}",
+                        desc.digest, registry.host
+                    );
+                    let e = if e.is_retriable() {
+                        e.after_attempts(attempt + 1)
+                    } else {
+                        e
+                    };
+                    return Err(e.within(&what));
+                }
+                ok => return ok,
             }
         }
     }
@@ -247,6 +259,7 @@ impl Client {
                     attempt += 1;
                     tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
                 }
+                Err(e) if e.is_retriable() => return Err(e.after_attempts(attempt + 1)),
                 other => return other,
             }
         }

@@ -48,30 +48,61 @@ impl Error {
         }
     }
 
+    /// Says that the operation was tried `attempts` times, when it was: the user then knows
+    /// the failure is not a passing one.
+    pub fn after_attempts(self, attempts: u32) -> Error {
+        if attempts < 2 {
+            return self;
+        }
+        let note = format!(" (after {attempts} attempts)");
+        match self {
+            Error::Status {
+                context,
+                status,
+                detail,
+            } => Error::Status {
+                context,
+                status,
+                detail: detail + &note,
+            },
+            Error::Transport {
+                context,
+                cause,
+                hint,
+                retriable,
+            } => Error::Transport {
+                context,
+                cause: cause + &note,
+                hint,
+                retriable,
+            },
+            other => other,
+        }
+    }
+
+    /// Puts what the failed request was part of in front of a transport error (whose
+    /// context is only the request), e.g. which blob an upload URL was for.
+    pub fn within(self, what: &str) -> Error {
+        match self {
+            Error::Transport {
+                context,
+                cause,
+                hint,
+                retriable,
+            } if !context.starts_with(what) => Error::Transport {
+                context: format!("{what}: {context}"),
+                cause,
+                hint,
+                retriable,
+            },
+            other => other,
+        }
+    }
+
     /// A transport error from reqwest, with its cause chain and a hint for TLS problems.
     pub fn transport(context: String, err: &reqwest::Error) -> Error {
-        let mut cause = String::new();
-        let mut source: Option<&dyn std::error::Error> = Some(err);
-        // reqwest's own text repeats the URL; its causes say what happened.
-        let mut first = true;
-        while let Some(e) = source {
-            let text = e.to_string();
-            let noise = (first && text.starts_with("error sending request"))
-                || text.starts_with("client error (");
-            if !noise && !cause.contains(&text) {
-                if !cause.is_empty() {
-                    cause.push_str(": ");
-                }
-                cause.push_str(&text);
-            }
-            first = false;
-            source = e.source();
-        }
-        if cause.is_empty() {
-            cause = err.to_string();
-        }
-        let lower = cause.to_ascii_lowercase();
-        let certificate = lower.contains("certificate") || lower.contains("unknownissuer");
+        let cause = crate::net::describe(err);
+        let certificate = crate::net::is_certificate_problem(&cause);
         let hint = if certificate {
             "; if the registry uses a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)"
         } else {
@@ -82,8 +113,7 @@ impl Error {
             cause,
             hint: hint.to_string(),
             // A certificate that is not trusted now will not be in a second.
-            retriable: !certificate
-                && (err.is_connect() || err.is_timeout() || err.is_request() || err.is_body()),
+            retriable: !certificate && crate::net::is_transient(err),
         }
     }
 }

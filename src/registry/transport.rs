@@ -256,6 +256,9 @@ impl Transport {
                     tracing::debug!("{e}; retrying");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
+                Err(e) if req.retry && e.is_retriable() => {
+                    return Err(e.after_attempts(attempt + 1));
+                }
                 other => return other,
             }
             attempt += 1;

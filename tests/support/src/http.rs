@@ -1,6 +1,6 @@
 //! A tiny HTTP/1.1 server for the parts of registry tests no real component can play: a
 //! redirect target that records what it is sent, a proxy in front of the real registry that
-//! injects a 401, a 429 or a lie, a token server. One request per connection
+//! injects a 401, a 429, a lie, a reset or a cut-off body, a token server. One request per connection
 //! (`Connection: close`), every request recorded (headers and body) for assertions.
 
 use std::io::{BufRead, BufReader, Write};
@@ -94,6 +94,18 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body.
     pub body: Vec<u8>,
+    /// How the connection breaks instead of carrying the whole answer, if it does.
+    pub cut: Option<Cut>,
+}
+
+/// A broken answer, as flaky networks and overloaded servers give them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cut {
+    /// The connection is reset (TCP RST) once the request is read: nothing is answered.
+    Reset,
+    /// The head promises the whole body (`Content-Length`), then the connection closes after
+    /// this many bytes of it.
+    After(usize),
 }
 
 impl Response {
@@ -103,7 +115,19 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            cut: None,
         }
+    }
+
+    /// A connection reset instead of an answer.
+    pub fn reset() -> Response {
+        Response::new(0).cut(Cut::Reset)
+    }
+
+    /// Breaks this answer the way `cut` says.
+    pub fn cut(mut self, cut: Cut) -> Response {
+        self.cut = Some(cut);
+        self
     }
 
     /// Adds a header.
@@ -204,6 +228,10 @@ fn serve(stream: TcpStream, handler: &Handler, log: &Mutex<Vec<Request>>) {
 }
 
 fn write_response(mut stream: TcpStream, req: &Request, resp: &Response) -> std::io::Result<()> {
+    if resp.cut == Some(Cut::Reset) {
+        reset(&stream);
+        return Ok(());
+    }
     let mut head = format!("HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
     let head_request = req.method == "HEAD";
     let mut has_length = false;
@@ -222,9 +250,36 @@ fn write_response(mut stream: TcpStream, req: &Request, resp: &Response) -> std:
     head.push_str("Connection: close\r\n\r\n");
     stream.write_all(head.as_bytes())?;
     if !head_request {
-        stream.write_all(&resp.body)?;
+        match resp.cut {
+            Some(Cut::After(n)) => {
+                stream.write_all(&resp.body[..n.min(resp.body.len())])?;
+                stream.flush()?;
+                return stream.shutdown(std::net::Shutdown::Both);
+            }
+            _ => stream.write_all(&resp.body)?,
+        }
     }
     stream.flush()
+}
+
+/// Closes `stream` with a TCP RST rather than a FIN: `SO_LINGER` with a zero timeout makes
+/// the close abortive.
+fn reset(stream: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    let linger = libc::linger {
+        l_onoff: 1,
+        l_linger: 0,
+    };
+    // SAFETY: a valid socket descriptor and a pointer to a correctly sized `linger`.
+    unsafe {
+        libc::setsockopt(
+            stream.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_LINGER,
+            (&linger as *const libc::linger).cast(),
+            std::mem::size_of::<libc::linger>() as libc::socklen_t,
+        );
+    }
 }
 
 fn reason(status: u16) -> &'static str {
@@ -353,5 +408,6 @@ pub fn forward(upstream: &str, req: &Request) -> Response {
         status,
         headers,
         body,
+        cut: None,
     }
 }
