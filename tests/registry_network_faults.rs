@@ -236,8 +236,8 @@ fn a_registry_that_keeps_failing_gives_an_exact_error() {
         &auth,
     ]);
     assert_eq!(out.code, 1);
-    let pattern = format!("Error: uploading blob sha256:");
-    assert!(out.stderr.starts_with(&pattern), "{}", out.stderr);
+    let pattern = "Error: uploading blob sha256:";
+    assert!(out.stderr.starts_with(pattern), "{}", out.stderr);
     assert!(
         out.stderr.contains(&format!(
             " to {r}/never: PUT http://{r}/v2/never/blobs/uploads/"

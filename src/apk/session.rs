@@ -137,9 +137,8 @@ pub async fn run(
                             .read(spec, &location, cache.as_deref(), false)
                             .await?;
                         // Still not the package the index names: keep no copy of it.
-                        ApkFile::open(bytes, expected, &what).inspect_err(|_| {
-                            fetcher.evict(cache.as_deref().unwrap_or_default())
-                        })?
+                        ApkFile::open(bytes, expected, &what)
+                            .inspect_err(|_| fetcher.evict(cache.as_deref().unwrap_or_default()))?
                     }
                     other => other?,
                 };
