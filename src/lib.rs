@@ -7,4 +7,5 @@ pub mod cli;
 pub mod fs;
 pub mod image;
 pub mod net;
+pub mod redact;
 pub mod registry;

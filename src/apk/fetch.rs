@@ -174,10 +174,14 @@ impl<'a> Fetcher<'a> {
                 let mut host = cell.lock().await;
                 if host.auth.is_none() {
                     host.auth = Some(match &spec.userinfo {
-                        Some((user, pass)) => HostAuth::Url(Credential::Basic {
-                            username: user.clone(),
-                            password: pass.clone(),
-                        }),
+                        Some((user, pass)) => {
+                            let credential = Credential::Basic {
+                                username: user.clone(),
+                                password: pass.clone(),
+                            };
+                            crate::redact::remember_credential(&credential);
+                            HostAuth::Url(credential)
+                        }
                         None => HostAuth::Resolved(
                             blocking(|| self.resolver.resolve(&target)).map_err(|source| {
                                 ApkError::Auth {

@@ -315,7 +315,11 @@ impl Resolver {
                             p.env(k.clone(), v.clone())
                         });
                     let outcome = match helper.get(key) {
-                        Ok(Some(c)) => Outcome::Found(c.into()),
+                        Ok(Some(c)) => {
+                            let c = c.into();
+                            crate::redact::remember_credential(&c);
+                            Outcome::Found(c)
+                        }
                         Ok(None) => Outcome::NotFound,
                         Err(e) => Outcome::Failed(e.to_string()),
                     };
@@ -324,10 +328,14 @@ impl Resolver {
                 })
                 .clone()
             }
-            Source::Auths { entry, .. } => {
-                entry.credential().map_or(Outcome::NotFound, Outcome::Found)
+            Source::Auths { entry, .. } => entry.credential().map_or(Outcome::NotFound, |c| {
+                crate::redact::remember_credential(&c);
+                Outcome::Found(c)
+            }),
+            Source::Inline { credential, .. } => {
+                crate::redact::remember_credential(credential);
+                Outcome::Found(credential.clone())
             }
-            Source::Inline { credential, .. } => Outcome::Found(credential.clone()),
         }
     }
 

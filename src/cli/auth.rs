@@ -176,7 +176,7 @@ fn get(server: Option<String>, auth: &AuthArgs, config: Option<&Path>) -> anyhow
         Err(e) => {
             // Helpers report errors on stdout; the details go to stderr.
             println!("cannot resolve credentials for {server}");
-            eprintln!("{e}");
+            eprintln!("{}", crate::redact::mask(&e.to_string()));
             Ok(ExitCode::FAILURE)
         }
     }

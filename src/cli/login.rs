@@ -4,6 +4,7 @@ use super::auth_args::locations;
 use super::registry_args::RegistryArgs;
 use crate::auth::Target;
 use crate::auth::login as store;
+use crate::redact::mask;
 use crate::registry::login;
 use anyhow::{Context, bail};
 use apko_credential::Secret;
@@ -73,12 +74,13 @@ pub(super) fn login(args: LoginArgs, config: Option<&Path>) -> anyhow::Result<Ex
     if password.expose().is_empty() {
         bail!("the password is empty");
     }
+    crate::redact::remember(Some(&username), password.expose());
     let server = args.server.as_deref();
     let locations = locations(config);
     if args.no_verify {
         let stored = store::login(&locations, server, &username, &password)?;
         for w in &stored.warnings {
-            eprintln!("{w}");
+            eprintln!("{}", mask(w));
         }
         match &stored.helper {
             Some(helper) => println!(
@@ -99,7 +101,7 @@ pub(super) fn login(args: LoginArgs, config: Option<&Path>) -> anyhow::Result<Ex
         None => store::login(&locations, server, &username, &password)?,
     };
     for w in &stored.warnings {
-        eprintln!("{w}");
+        eprintln!("{}", mask(w));
     }
     if let Some(helper) = &stored.helper {
         tracing::debug!("credentials for {} stored in {helper}", stored.key);
@@ -113,7 +115,7 @@ pub(super) fn logout(args: LogoutArgs, config: Option<&Path>) -> anyhow::Result<
     let key = store::server_key(server);
     let removed = store::logout(&locations(config), server)?;
     for w in &removed.warnings {
-        eprintln!("WARNING: could not erase credentials: {w}");
+        eprintln!("WARNING: could not erase credentials: {}", mask(w));
     }
     if removed.removed.is_empty() {
         eprintln!("WARNING: not logged in to {key}; nothing was removed.");

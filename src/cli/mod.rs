@@ -85,7 +85,7 @@ pub fn main() -> ExitCode {
         .with_default(cli.log_level.min(LevelFilter::WARN))
         .with_target("apko", cli.log_level);
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(crate::redact::MaskedStderr::default)
         .with_max_level(cli.log_level)
         .with_target(false)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -120,7 +120,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("Error: {e:#}");
+            eprintln!("Error: {}", crate::redact::mask(&format!("{e:#}")));
             ExitCode::FAILURE
         }
     }

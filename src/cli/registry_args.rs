@@ -1,10 +1,11 @@
-//! The flags every command that talks to a registry shares: plain HTTP and CA certificates.
+//! The flags every command that talks to a registry shares: plain HTTP, CA certificates,
+//! retries.
 
 use crate::registry::Options;
 use clap::Args;
 use std::path::PathBuf;
 
-/// `--insecure-registry`, `--plain-http`, `--ca-file`.
+/// `--insecure-registry`, `--plain-http`, `--ca-file`, `--retry-times`.
 #[derive(Debug, Clone, Args)]
 pub struct RegistryArgs {
     /// Allow plain HTTP for this registry (HOST or HOST:PORT) when HTTPS fails, as docker's
@@ -19,6 +20,10 @@ pub struct RegistryArgs {
     /// replaces the system's).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Vec<PathBuf>,
+    /// How many times to retry a request that got 429, 5xx, a reset connection or a cut-off
+    /// body (as skopeo's --retry-times); 0 gives up at the first failure.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub retry_times: u32,
 }
 
 impl RegistryArgs {
@@ -28,6 +33,7 @@ impl RegistryArgs {
             insecure_registries: self.insecure_registry.clone(),
             plain_http: self.plain_http,
             ca_files: self.ca_file.clone(),
+            retries: self.retry_times,
             progress: true,
             ..Options::default()
         }

@@ -80,6 +80,25 @@ impl Error {
         }
     }
 
+    /// Marks a transport error as already retried: callers that restart a whole operation
+    /// on a passing failure leave it alone.
+    pub fn retried(self) -> Error {
+        match self {
+            Error::Transport {
+                context,
+                cause,
+                hint,
+                ..
+            } => Error::Transport {
+                context,
+                cause,
+                hint,
+                retriable: false,
+            },
+            other => other,
+        }
+    }
+
     /// Puts what the failed request was part of in front of a transport error (whose
     /// context is only the request), e.g. which blob an upload URL was for.
     pub fn within(self, what: &str) -> Error {

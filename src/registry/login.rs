@@ -30,6 +30,7 @@ pub async fn verify(
         username: username.to_string(),
         password: password.clone(),
     };
+    crate::redact::remember_credential(&credential);
     let registry = Registry::connect(
         transport,
         host,

@@ -245,11 +245,17 @@ pub fn parse_response(body: &[u8]) -> Result<Token, String> {
         .filter(|t| !t.is_empty())
         .or(a.access_token.filter(|t| !t.is_empty()))
         .ok_or("the answer holds neither token nor access_token")?;
+    let refresh_token = a.refresh_token.filter(|t| !t.is_empty());
+    crate::redact::remember(None, &token);
+    if let Some(r) = &refresh_token {
+        crate::redact::remember(None, r);
+    }
+    let refresh_token = refresh_token.map(Secret::from);
     let lifetime = Duration::from_secs(a.expires_in.unwrap_or(60).max(60) as u64);
     let margin = (lifetime / 10).min(Duration::from_secs(10));
     Ok(Token {
         token: Secret::from(token),
-        refresh_token: a.refresh_token.filter(|t| !t.is_empty()).map(Secret::from),
+        refresh_token,
         expires: Instant::now() + lifetime - margin,
     })
 }

@@ -257,7 +257,8 @@ impl Transport {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 Err(e) if req.retry && e.is_retriable() => {
-                    return Err(e.after_attempts(attempt + 1));
+                    // Already retried here: the blob-level retry must not multiply it.
+                    return Err(e.after_attempts(attempt + 1).retried());
                 }
                 other => return other,
             }

@@ -196,8 +196,26 @@ fn stdout(i: &Invocation) -> String {
     String::from_utf8_lossy(&i.stdout).trim().to_string()
 }
 
+/// Helper output fit for the report: a `Secret` is never shown (a JSON answer keeps its
+/// shape with the value masked; anything else that may hold one is withheld), then cut.
 fn shorten(s: &str) -> String {
-    let mut s: String = s.chars().take(120).collect();
+    let shown = match serde_json::from_str::<serde_json::Value>(s.trim()) {
+        Ok(serde_json::Value::Object(mut map)) => {
+            for (key, value) in map.iter_mut() {
+                if key.eq_ignore_ascii_case("secret") {
+                    *value = serde_json::Value::String(crate::redact::MASK.into());
+                }
+            }
+            serde_json::Value::Object(map).to_string()
+        }
+        Ok(_) => s.to_string(),
+        Err(_) if s.contains('{') || s.to_ascii_lowercase().contains("secret") => {
+            format!("<{} bytes withheld: they may contain a secret>", s.len())
+        }
+        Err(_) => s.to_string(),
+    };
+    let shown = crate::redact::mask(&shown);
+    let mut s: String = shown.chars().take(120).collect();
     if s.is_empty() {
         s.push_str("(nothing)");
     }

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub mod http;
 pub mod layout;
+pub mod leak;
 mod registry;
 pub mod tls;
 pub mod token;
