@@ -257,3 +257,34 @@ fn a_registry_that_keeps_failing_gives_an_exact_error() {
     // Nothing was tagged.
     assert_eq!(reset.count("PUT", "/manifests/1"), 0);
 }
+
+#[test]
+fn retries_are_counted_once_and_follow_retry_times() {
+    // HEAD of one blob always answers 503: the transport retries it `--retry-times` times and
+    // the blob is not pushed again on top (which would multiply the requests).
+    let cli = Cli::new();
+    let registry = Registry::start_htpasswd();
+    let proxy = Flaky::start(registry.host.clone(), move |req, _| {
+        (req.method == "HEAD" && req.path().ends_with(LAYER)).then(|| Response::new(503))
+    });
+    let p = proxy.server.addr.clone();
+    let auth = auth_file(&cli, &p);
+    let base = base_image();
+    let out = cli.run(&[
+        "push",
+        base.to_str().unwrap(),
+        &format!("{p}/busy:1"),
+        "--auth-file",
+        &auth,
+        "--retry-times",
+        "2",
+    ]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: HEAD blob {LAYER} in {p}/busy: 503 Service Unavailable (after 3 attempts)\n"
+        )
+    );
+    assert_eq!(proxy.count("HEAD", LAYER), 3);
+}

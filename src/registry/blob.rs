@@ -43,6 +43,16 @@ pub enum Pushed {
 }
 
 impl Client {
+    /// A status error for a request the transport retries itself (`Request::retry`): a
+    /// passing status was already tried `retries + 1` times and is not tried again per blob.
+    fn already_retried(&self, e: Error) -> Error {
+        if e.is_retriable() {
+            e.after_attempts(self.options().retries + 1).retried()
+        } else {
+            e
+        }
+    }
+
     /// Whether `repository` has the blob (`HEAD`; redirects are followed without
     /// credentials).
     pub async fn blob_exists(
@@ -58,11 +68,11 @@ impl Client {
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            status => Err(Error::Status {
+            status => Err(self.already_retried(Error::Status {
                 context: format!("HEAD blob {digest} in {}/{repository}", registry.host),
                 status,
                 detail: String::new(),
-            }),
+            })),
         }
     }
 
@@ -290,11 +300,11 @@ impl Client {
         if status != StatusCode::OK {
             let final_url = redact(response.url());
             let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Status {
+            return Err(self.already_retried(Error::Status {
                 context: format!("{context} (answered by {final_url})"),
                 status,
                 detail: error_detail(&body),
-            });
+            }));
         }
         let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
         let partial =

@@ -36,6 +36,10 @@ pub enum Error {
     /// Something else, fully described.
     #[error("{0}")]
     Other(String),
+    /// A failure that was already retried as often as allowed: whoever would restart the
+    /// operation on a passing failure must not multiply the attempts.
+    #[error(transparent)]
+    Retried(Box<Error>),
 }
 
 impl Error {
@@ -80,22 +84,11 @@ impl Error {
         }
     }
 
-    /// Marks a transport error as already retried: callers that restart a whole operation
-    /// on a passing failure leave it alone.
+    /// Marks the error as already retried as often as allowed (see [`Error::Retried`]).
     pub fn retried(self) -> Error {
         match self {
-            Error::Transport {
-                context,
-                cause,
-                hint,
-                ..
-            } => Error::Transport {
-                context,
-                cause,
-                hint,
-                retriable: false,
-            },
-            other => other,
+            Error::Retried(_) => self,
+            other => Error::Retried(Box::new(other)),
         }
     }
 
@@ -114,6 +107,7 @@ impl Error {
                 hint,
                 retriable,
             },
+            Error::Retried(inner) => Error::Retried(Box::new(inner.within(what))),
             other => other,
         }
     }
