@@ -89,11 +89,20 @@ impl Scan {
 /// Runs docker-credential-apko (kernel keyring) with `action` and `stdin`: code, stdout,
 /// stderr.
 fn ours(action: &str, stdin: &str) -> (i32, String, String) {
+    ours_on(
+        &[("DOCKER_CREDENTIAL_APKO_BACKEND".into(), "keyutils".into())],
+        action,
+        stdin,
+    )
+}
+
+/// docker-credential-apko with the variables `env` (its backend) on `action` and `stdin`.
+fn ours_on(env: &[(String, String)], action: &str, stdin: &str) -> (i32, String, String) {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new(our_helper())
         .arg(action)
-        .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -240,10 +249,14 @@ fn helper_commands_and_every_docker_credential_apko_action() {
     );
     assert_eq!(ours("erase", &format!("https://{host}")).0, 0);
 
-    // Every action of docker-credential-apko itself, good input and bad.
+    // Every action of docker-credential-apko itself, good input and bad, on the kernel
+    // keyring and on a real Secret Service (gnome-keyring on a private D-Bus).
     let entry = format!(r#"{{"ServerURL":"{host}","Username":"u","Secret":"{SENTINEL}"}}"#);
+    let answer = format!("{entry}\n");
     let cases: Vec<(&str, String, i32, &str)> = vec![
         ("store", entry.clone(), 0, ""),
+        // `get` answers with the secret on stdout: its one intended channel.
+        ("get", host.clone(), 0, &answer),
         ("list", String::new(), 0, ""),
         ("erase", host.clone(), 0, ""),
         (
@@ -259,17 +272,30 @@ fn helper_commands_and_every_docker_credential_apko_action() {
         ("version", String::new(), 0, ""),
         ("frobnicate", SENTINEL.to_string(), 1, ""),
     ];
-    for (action, stdin, code, stdout) in cases {
-        let (got, out, err) = ours(action, &stdin);
-        scan.runs += 1;
-        assert_eq!(got, code, "{action} {stdin:?}: {out}{err}");
-        if !stdout.is_empty() {
-            assert_eq!(out, stdout);
+    let service = apko_test_support::SecretService::start();
+    let backend = |name: &str| {
+        (
+            "DOCKER_CREDENTIAL_APKO_BACKEND".to_string(),
+            name.to_string(),
+        )
+    };
+    let mut secret_service = service.env.clone();
+    secret_service.push(backend("secret-service"));
+    for env in [vec![backend("keyutils")], secret_service] {
+        for (action, stdin, code, stdout) in &cases {
+            let (got, out, err) = ours_on(&env, action, stdin);
+            scan.runs += 1;
+            assert_eq!(got, *code, "{action} {stdin:?} on {env:?}: {out}{err}");
+            if !stdout.is_empty() {
+                assert_eq!(out, *stdout, "{action} on {env:?}");
+            }
+            if out != answer {
+                assert!(!contains(out.as_bytes()), "{action}: {out}");
+            }
+            assert!(!contains(err.as_bytes()), "{action}: {err}");
         }
-        assert!(!contains(out.as_bytes()), "{action}: {out}");
-        assert!(!contains(err.as_bytes()), "{action}: {err}");
     }
-    scan.finish(LEVELS.len() * 5 + 9);
+    scan.finish(LEVELS.len() * 5 + 2 * 10);
 }
 
 #[test]
