@@ -763,3 +763,32 @@ fn unknown_fields(r: &Runner) -> Judged {
     )?;
     expect_get(r, "get (extra fields)", &url, "u", &secret)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::shorten;
+
+    #[test]
+    fn helper_output_in_the_report_never_shows_a_secret() {
+        // A JSON answer keeps its fields (in sorted order), with the secret masked.
+        assert_eq!(
+            shorten(r#"{"ServerURL":"r","Username":"u","Secret":"hunter2"}"#),
+            r#""{\"Secret\":\"<redacted>\",\"ServerURL\":\"r\",\"Username\":\"u\"}""#
+        );
+        // Cut-off JSON, or text naming a secret, is withheld.
+        assert_eq!(
+            shorten(r#"{"Secret":"hunter2"#),
+            r#""<18 bytes withheld: they may contain a secret>""#
+        );
+        assert_eq!(
+            shorten("secret hunter2 rejected"),
+            r#""<23 bytes withheld: they may contain a secret>""#
+        );
+        // Anything else is shown as it is.
+        assert_eq!(
+            shorten("credentials not found in native keychain"),
+            r#""credentials not found in native keychain""#
+        );
+        assert_eq!(shorten(""), r#""(nothing)""#);
+    }
+}
