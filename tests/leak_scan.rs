@@ -1,4 +1,6 @@
-//! The secret-leak scan: every command and path with a sentinel secret, at every log level,
+//! The secret-leak scan: every command and path with a sentinel secret (a password from a
+//! helper, typed at login, in an auth file, in the environment, in a repository URL), at every
+//! log level,
 //! with failures forced (a wrong password, a helper that crashes, a helper that hangs, a
 //! registry that answers 500 and echoes what it was sent). The sentinel must appear nowhere
 //! but where it belongs: not on stdout or stderr (except `get`'s answer), not in any
@@ -167,9 +169,13 @@ fn registry_commands_with_a_wrong_password() {
         let tarball = scan.cli.path(&format!("{level}.tar"));
         let tarball = tarball.to_str().unwrap();
         // Refused for the right reason: the sentinel is the wrong password.
+        let pulled = scan.cli.path(&format!("pulled-{level}"));
+        let pulled = pulled.to_str().unwrap();
+        let base = format!("{host}/leak/base:1");
         for args in [
             vec!["push", layout, &image],
             vec!["publish", EXAMPLE, &image],
+            vec!["pull", &base, pulled],
         ] {
             let out = scan.apko(level, &args, "", 1);
             assert!(out.stderr.contains("401 Unauthorized from"), "{out:#?}");
@@ -204,7 +210,62 @@ fn registry_commands_with_a_wrong_password() {
     assert!(!contains(&log), "the helper's argv or environment held it");
     // Nothing was stored: login failed.
     assert!(!contains(scan.cli.read_config_json().as_bytes()));
-    scan.finish(LEVELS.len() * 5);
+    scan.finish(LEVELS.len() * 6);
+}
+
+#[test]
+fn repository_urls_with_credentials() {
+    // An APK repository whose URL carries the sentinel as its password (as apko configs may):
+    // it goes to the host as Basic credentials, and nowhere else: not the image's
+    // /etc/apk/repositories, not show-config, not the logs.
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/repo");
+    let server = Server::start(move |req| {
+        match std::fs::read(repo.join(req.path().trim_start_matches("/repo/"))) {
+            Ok(bytes) => Response::new(200).body(bytes),
+            Err(_) => Response::new(404),
+        }
+    });
+    let mut scan = Scan::new();
+    let key = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/apko-rs-example.rsa.pub");
+    let config = scan.input(
+        "apko.yaml",
+        &format!(
+            "contents:\n  keyring: [{}]\n  repositories: [http://user:{SENTINEL}@{}/repo]\n  packages: [hello]\narchs: [x86_64]\n",
+            key.display(),
+            server.addr
+        ),
+    );
+    for level in LEVELS {
+        let tarball = scan.cli.path(&format!("{level}.tar"));
+        let tarball = tarball.to_str().unwrap();
+        scan.apko(level, &["build", &config, "hello:1", tarball], "", 0);
+        for part in image_bytes(Path::new(tarball)) {
+            assert!(!contains(&part), "the image built at {level} holds it");
+        }
+        let out = scan.apko(level, &["show-config", &config], "", 0);
+        assert!(
+            out.stdout
+                .contains(&format!("http://user:xxxxx@{}/repo", server.addr)),
+            "{out:#?}"
+        );
+    }
+    // The credentials did reach the host: the one place they belong.
+    let basic = format!(
+        "Basic {}",
+        base64::Engine::encode(
+            &base64::engine::general_purpose::STANDARD,
+            format!("user:{SENTINEL}")
+        )
+    );
+    let requests = server.requests();
+    assert!(!requests.is_empty());
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.header("authorization") == Some(basic.as_str())),
+        "{requests:#?}"
+    );
+    scan.finish(LEVELS.len() * 2);
 }
 
 #[test]
