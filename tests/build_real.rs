@@ -111,6 +111,7 @@ fn base_image_config_builds_what_apko_built() {
     let o = apko(&PathBuf::from(TESTDATA).join("apko-cli"))
         .args(["build", "base_image.apko.yaml", "base:test"])
         .arg(&out)
+        .arg("--sbom=false") // the working directory is the shared testdata
         .output()
         .unwrap();
     ok(&o, "apko build base_image.apko.yaml");
@@ -251,7 +252,9 @@ fn the_readme_example_builds_and_runs_in_podman() {
     let mut cmd = apko(&root);
     cmd.env_remove("SOURCE_DATE_EPOCH")
         .args(["build", "examples/hello/apko.yaml", "hello:latest"])
-        .arg(&tarball);
+        .arg(&tarball)
+        .arg("--sbom-path")
+        .arg(dir.path());
     ok(&cmd.output().unwrap(), "apko build examples/hello");
     let d = dir.path();
     std::fs::write(

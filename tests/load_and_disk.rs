@@ -67,7 +67,7 @@ fn twenty_parallel_publishes_to_one_registry_are_all_correct() {
 
 fn build(output: &Path) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_apko"))
-        .args(["-C", ROOT, "build", CONFIG, "hello:1"])
+        .args(["-C", ROOT, "build", CONFIG, "hello:1", "--sbom=false"])
         .arg(output)
         .env("SOURCE_DATE_EPOCH", "0")
         .stdout(Stdio::null())
@@ -130,7 +130,7 @@ fn a_full_disk_fails_the_build_cleanly() {
     let _unmount = Unmount(&mnt);
     let out = mnt.join("hello.tar");
     let result = Command::new(env!("CARGO_BIN_EXE_apko"))
-        .args(["-C", ROOT, "build", CONFIG, "hello:1"])
+        .args(["-C", ROOT, "build", CONFIG, "hello:1", "--sbom=false"])
         .arg(&out)
         .output()
         .unwrap();

@@ -3,7 +3,7 @@
 use super::auth_args::AuthArgs;
 use crate::image::build::{self, Options};
 use crate::image::config::{Arch, ImageConfig, arch};
-use crate::image::{layer, oci, output, vcs};
+use crate::image::{layer, oci, output, sbom, vcs};
 use crate::registry::reference::Reference;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
@@ -71,15 +71,16 @@ pub struct BuildFlags {
     /// Do not verify repository signatures (dangerous).
     #[arg(long)]
     pub ignore_signatures: bool,
-    /// Accepted for compatibility: this builder writes no SBOM yet.
+    /// Write SPDX SBOMs: sbom-<arch>.spdx.json per architecture and sbom-index.spdx.json.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub sbom: bool,
-    /// Accepted for compatibility (no SBOM is written).
+    /// An existing directory for the SBOMs. `build`: default the current directory;
+    /// `publish`: SBOMs are written only when this is given.
     #[arg(long, value_name = "DIR")]
     pub sbom_path: Option<PathBuf>,
-    /// Accepted for compatibility (no SBOM is written).
-    #[arg(long, value_name = "FORMATS")]
-    pub sbom_formats: Option<String>,
+    /// SBOM formats, a comma list; the one supported format is `spdx`.
+    #[arg(long, value_name = "FORMATS", default_value = "spdx")]
+    pub sbom_formats: String,
     /// Take `vcs-url` from the git repository holding CONFIG when the config sets none.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub vcs: bool,
@@ -100,6 +101,7 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
     if !to_dir && args.output.to_string_lossy().ends_with('/') {
         bail!("output directory {} does not exist", args.output.display());
     }
+    let sbom_dir = sbom_dir(&args.flags, Some(Path::new(".")))?;
     let resolver = Arc::new(
         args.flags
             .auth
@@ -114,6 +116,9 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         output::write_tarball(&args.output, &built.images, &built.index_json, &reference)
             .with_context(|| format!("writing {}", args.output.display()))?;
     }
+    if let Some(dir) = sbom_dir {
+        write_sboms(dir, &built, &reference)?;
+    }
     for image in &built.images {
         tracing::debug!(
             "{}: {} ({})",
@@ -123,6 +128,51 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where SBOMs go: `None` when none are wanted (`--sbom=false`, an empty `--sbom-formats`),
+/// else `--sbom-path`, else `default` (`build`: the current directory; `publish`: none).
+/// Checked before building, so a bad flag writes nothing.
+pub fn sbom_dir<'a>(
+    flags: &'a BuildFlags,
+    default: Option<&'a Path>,
+) -> anyhow::Result<Option<&'a Path>> {
+    let formats = sbom::parse_formats(&flags.sbom_formats).map_err(|e| anyhow!(e))?;
+    if !flags.sbom || formats.is_empty() {
+        return Ok(None);
+    }
+    let dir = flags.sbom_path.as_deref().or(default);
+    if let Some(d) = dir
+        && !d.is_dir()
+    {
+        bail!(
+            "--sbom-path {}: no such directory; create it first (apko does not)",
+            d.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Writes the SBOMs of `built` into `dir`.
+pub fn write_sboms(dir: &Path, built: &build::Built, reference: &Reference) -> anyhow::Result<()> {
+    let written = sbom::write_all(
+        dir,
+        &built.images,
+        &built.contents,
+        &built.index_json,
+        built.created,
+        reference,
+    )
+    .with_context(|| {
+        format!(
+            "writing SBOMs to {}; check that the directory is writable",
+            dir.display()
+        )
+    })?;
+    for p in written {
+        tracing::debug!("wrote SBOM {}", p.display());
+    }
+    Ok(())
 }
 
 /// Builds every architecture `flags` ask for from the configuration at `config_file`, with
@@ -170,9 +220,6 @@ pub fn build_image(
     let build_date = build_date(flags.build_date.as_deref())?;
     if flags.ignore_signatures {
         tracing::warn!("ignoring signatures is not recommended");
-    }
-    if flags.sbom && (flags.sbom_path.is_some() || flags.sbom_formats.is_some()) {
-        tracing::warn!("SBOM generation is not supported yet: no SBOM is written");
     }
     let bars = Bars::new(&archs);
     let opts = Options {

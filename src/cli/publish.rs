@@ -1,7 +1,7 @@
 //! `apko publish CONFIG TAG...`: build, then push to every tag, as apko does; the index's
 //! reference goes to stdout.
 
-use super::build::{BuildFlags, build_image};
+use super::build::{BuildFlags, build_image, sbom_dir, write_sboms};
 use super::registry_args::RegistryArgs;
 use crate::image::output;
 use crate::registry::reference::Reference;
@@ -46,6 +46,8 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
     if let Some(t) = tags.iter().find(|t| t.digest.is_some()) {
         bail!("unable to publish to {t}: it names a digest; give a tag, e.g. name:latest");
     }
+    // as apko: SBOMs only with --sbom-path
+    let sbom_dir = sbom_dir(&args.flags, None)?;
     let primary = tags.iter().map(|t| t.registry.clone()).collect();
     let resolver = Arc::new(args.flags.auth.resolver(config_dir, primary)?);
     let built = build_image(&args.config_file, &args.flags, resolver.clone())?;
@@ -60,6 +62,9 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
         .context("writing the OCI layout to push")?;
     std::fs::write(dir.path().join("index.json"), &built.index_json)
         .context("writing the OCI layout to push")?;
+    if let Some(dir) = sbom_dir {
+        write_sboms(dir, &built, &tags[0])?;
+    }
     super::push::push_and_report(
         dir.path(),
         &tags,

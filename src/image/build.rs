@@ -7,6 +7,7 @@ use super::base::BaseImage;
 use super::config::{Arch, ImageConfig};
 use super::layer::Layer;
 use super::oci::{self, Index};
+use super::sbom;
 use super::{accounts, paths};
 use crate::apk;
 use crate::auth::Resolver;
@@ -51,6 +52,10 @@ pub struct Built {
     pub index: Index,
     /// The index's bytes.
     pub index_json: Vec<u8>,
+    /// What each image's SBOM describes (same order as `images`).
+    pub contents: Vec<sbom::Contents>,
+    /// The index's date (the newest image's).
+    pub created: u64,
 }
 
 /// Builds every architecture of `ic`.
@@ -98,14 +103,16 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     images.sort_by(|a, b| a.0.arch.cmp(&b.0.arch));
     let created = opts
         .build_date
-        .unwrap_or_else(|| images.iter().map(|(_, t)| *t).max().unwrap_or(0));
-    let images: Vec<Image> = images.into_iter().map(|(i, _)| i).collect();
+        .unwrap_or_else(|| images.iter().map(|(_, c)| c.created).max().unwrap_or(0));
+    let (images, contents): (Vec<Image>, Vec<sbom::Contents>) = images.into_iter().unzip();
     let index = assemble::index(ic, &images, created);
     let index_json = oci::to_go_json(&index);
     Ok(Built {
         images,
         index,
         index_json,
+        contents,
+        created,
     })
 }
 
@@ -140,7 +147,7 @@ async fn build_arch(
     arch: &Arch,
     lock: Option<&Lockfile>,
     base_dir: Option<&std::path::Path>,
-) -> anyhow::Result<(Image, u64)> {
+) -> anyhow::Result<(Image, sbom::Contents)> {
     let progress = |what: &str| (opts.progress)(arch, what);
     let mut tree = Tree::new();
     let base = match base_dir {
@@ -183,6 +190,7 @@ async fn build_arch(
     let created = opts.build_date.unwrap_or_else(|| newest_package(&tree));
 
     finish_tree(&mut tree, ic, created)?;
+    let contents = sbom::contents(&tree, created);
 
     progress("writing layer");
     let started = std::time::Instant::now();
@@ -202,7 +210,7 @@ async fn build_arch(
     );
     let image = assemble::image(ic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
     progress("done");
-    Ok((image, created))
+    Ok((image, contents))
 }
 
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts

@@ -11,4 +11,5 @@ pub mod layer;
 pub mod oci;
 pub mod output;
 pub mod paths;
+pub mod sbom;
 pub mod vcs;

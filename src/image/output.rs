@@ -99,6 +99,25 @@ fn repo_name(reference: &Reference) -> String {
     format!("{registry}/{}", reference.repository)
 }
 
+/// Writes `data` to `path` whole or not at all: a temporary file beside it (mode 0644, synced)
+/// renamed over it.
+pub fn write_file_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".apko-")
+        .suffix(".tmp")
+        .tempfile_in(parent)?;
+    tmp.write_all(data)?;
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Writes the docker tarball to `path` (a new file, or replacing a file).
 pub fn write_tarball(
     path: &Path,
