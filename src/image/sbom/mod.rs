@@ -13,6 +13,8 @@
 //! Two choices of later apko versions: a supplier whose OS name is unknown is `NOASSERTION`
 //! (the index's, which has no OS), and packages are de-duplicated by SPDX ID.
 
+mod spdx;
+
 use super::assemble::Image;
 use super::layer;
 use super::oci;
@@ -21,7 +23,7 @@ use crate::apk::install;
 use crate::fs::{Kind, Tree};
 use crate::registry::reference::Reference;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use spdx::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -168,238 +170,6 @@ fn own_sbom(tree: &Tree, name: &str, version: &str) -> Option<Arc<[u8]>> {
     ]
     .iter()
     .find_map(|p| file(tree, p).cloned())
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Document {
-    #[serde(rename = "SPDXID")]
-    id: String,
-    name: String,
-    spdx_version: &'static str,
-    creation_info: CreationInfo,
-    data_license: &'static str,
-    document_namespace: &'static str,
-    document_describes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    files: Option<Vec<serde_json::Value>>,
-    packages: Vec<Package>,
-    relationships: Vec<Relationship>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CreationInfo {
-    created: String,
-    creators: Vec<String>,
-    license_list_version: &'static str,
-}
-
-/// An SPDX package with apko's fields, in apko's order (also read from packages' own SBOMs).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
-struct Package {
-    #[serde(rename = "SPDXID")]
-    id: String,
-    name: String,
-    #[serde(rename = "versionInfo", skip_serializing_if = "String::is_empty")]
-    version: String,
-    files_analyzed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    has_files: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    license_info_from_files: Vec<String>,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    license_concluded: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    license_declared: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    description: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    download_location: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    originator: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    supplier: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    source_info: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    copyright_text: String,
-    #[serde(
-        rename = "primaryPackagePurpose",
-        skip_serializing_if = "String::is_empty"
-    )]
-    primary_purpose: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    checksums: Vec<Checksum>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    external_refs: Vec<ExternalRef>,
-    #[serde(
-        rename = "packageVerificationCode",
-        skip_serializing_if = "Option::is_none"
-    )]
-    verification_code: Option<VerificationCode>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct VerificationCode {
-    #[serde(
-        rename = "packageVerificationCodeValue",
-        skip_serializing_if = "String::is_empty"
-    )]
-    value: String,
-    #[serde(
-        rename = "packageVerificationCodeExcludedFiles",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    excluded_files: Vec<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct Checksum {
-    algorithm: String,
-    #[serde(rename = "checksumValue")]
-    value: String,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-struct ExternalRef {
-    #[serde(rename = "referenceCategory")]
-    category: String,
-    #[serde(rename = "referenceLocator")]
-    locator: String,
-    #[serde(rename = "referenceType")]
-    kind: String,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-struct Relationship {
-    #[serde(rename = "spdxElementId")]
-    element: String,
-    #[serde(rename = "relationshipType")]
-    kind: String,
-    #[serde(rename = "relatedSpdxElement")]
-    related: String,
-}
-
-impl Relationship {
-    fn new(element: &str, kind: &str, related: &str) -> Relationship {
-        Relationship {
-            element: element.into(),
-            kind: kind.into(),
-            related: related.into(),
-        }
-    }
-}
-
-/// The parts of a package's own SBOM apko uses.
-#[derive(Deserialize, Default)]
-#[serde(default, rename_all = "camelCase")]
-struct OwnSbom {
-    document_describes: Vec<String>,
-    packages: Vec<Package>,
-    relationships: Vec<Relationship>,
-}
-
-/// apko's SPDX identifier: `:` → `-`, then each byte outside `[A-Za-z0-9.-]` → `C<byte>`.
-fn identifier(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        match b {
-            b':' => out.push('-'),
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => out.push(b as char),
-            _ => out.push_str(&format!("C{b}")),
-        }
-    }
-    out
-}
-
-/// A purl component: everything but `[A-Za-z0-9._~-]` percent-encoded (`:` → `%3A`).
-fn purl_escape(text: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(text, SET).to_string()
-}
-
-/// `pkg:TYPE/[NAMESPACE/]NAME@VERSION?k=v&…` with qualifiers sorted and query-escaped.
-fn purl(
-    kind: &str,
-    namespace: &str,
-    name: &str,
-    version: &str,
-    qualifiers: &[(&str, &str)],
-) -> String {
-    let mut s = format!("pkg:{kind}/");
-    if !namespace.is_empty() {
-        s.push_str(&purl_escape(namespace));
-        s.push('/');
-    }
-    s.push_str(&purl_escape(name));
-    s.push('@');
-    s.push_str(&purl_escape(version));
-    let mut q: Vec<&(&str, &str)> = qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
-    q.sort();
-    if !q.is_empty() {
-        s.push('?');
-        let parts: Vec<String> = q
-            .iter()
-            .map(|(k, v)| format!("{k}={}", purl_escape(v).replace("%20", "+")))
-            .collect();
-        s.push_str(&parts.join("&"));
-    }
-    s
-}
-
-fn purl_ref(locator: String) -> Vec<ExternalRef> {
-    vec![ExternalRef {
-        category: PACKAGE_MANAGER.into(),
-        locator,
-        kind: "purl".into(),
-    }]
-}
-
-fn sha256_checksum(digest: &str) -> Vec<Checksum> {
-    vec![Checksum {
-        algorithm: "SHA256".into(),
-        value: digest.trim_start_matches("sha256:").into(),
-    }]
-}
-
-fn supplier(os_name: &str) -> String {
-    if os_name.is_empty() {
-        NOASSERTION.into()
-    } else {
-        format!("Organization: {os_name}")
-    }
-}
-
-/// The name apko gives the image in purls: the last part of the tag's repository.
-pub fn purl_name(reference: &Reference) -> String {
-    reference
-        .repository
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty())
-        .unwrap_or("image")
-        .to_string()
-}
-
-fn creation_info(created: u64) -> CreationInfo {
-    CreationInfo {
-        created: oci::rfc3339(created),
-        creators: vec![
-            format!("Tool: apko ({})", env!("CARGO_PKG_VERSION")),
-            "Organization: Chainguard, Inc".into(),
-        ],
-        license_list_version: LICENSE_LIST_VERSION,
-    }
 }
 
 /// The `sbom-<apkarch>.spdx.json` document of `image`, whose filesystem `contents` describes.
@@ -668,25 +438,6 @@ pub fn index_document(images: &[Image], index_json: &[u8], name: &str, created: 
         packages,
         relationships,
     })
-}
-
-/// Go's `json.Encoder` with a two-space indent and HTML escaping, newline-terminated.
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    let text = serde_json::to_string_pretty(value).expect("SBOM documents always serialize");
-    // `<`, `>`, `&`, U+2028 and U+2029 occur only inside JSON strings
-    let mut out = String::with_capacity(text.len() + 1);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            _ => out.push(c),
-        }
-    }
-    out.push('\n');
-    out.into_bytes()
 }
 
 /// Parses `--sbom-formats` (a comma list); only `spdx` exists.

@@ -1,0 +1,258 @@
+//! SPDX 2.3 documents as apko serializes them: the wire types (field order is output order),
+//! IDs, purls, checksums, and Go's JSON encoding.
+
+use super::super::oci;
+use super::{LICENSE_LIST_VERSION, NOASSERTION, PACKAGE_MANAGER};
+use crate::registry::reference::Reference;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct Document {
+    #[serde(rename = "SPDXID")]
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) spdx_version: &'static str,
+    pub(super) creation_info: CreationInfo,
+    pub(super) data_license: &'static str,
+    pub(super) document_namespace: &'static str,
+    pub(super) document_describes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) files: Option<Vec<serde_json::Value>>,
+    pub(super) packages: Vec<Package>,
+    pub(super) relationships: Vec<Relationship>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CreationInfo {
+    pub(super) created: String,
+    pub(super) creators: Vec<String>,
+    pub(super) license_list_version: &'static str,
+}
+
+/// An SPDX package with apko's fields, in apko's order (also read from packages' own SBOMs).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct Package {
+    #[serde(rename = "SPDXID")]
+    pub(super) id: String,
+    pub(super) name: String,
+    #[serde(rename = "versionInfo", skip_serializing_if = "String::is_empty")]
+    pub(super) version: String,
+    pub(super) files_analyzed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) has_files: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) license_info_from_files: Vec<String>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) license_concluded: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) license_declared: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) description: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) download_location: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) originator: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) supplier: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) source_info: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) copyright_text: String,
+    #[serde(
+        rename = "primaryPackagePurpose",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub(super) primary_purpose: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) checksums: Vec<Checksum>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) external_refs: Vec<ExternalRef>,
+    #[serde(
+        rename = "packageVerificationCode",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(super) verification_code: Option<VerificationCode>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct VerificationCode {
+    #[serde(
+        rename = "packageVerificationCodeValue",
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub(super) value: String,
+    #[serde(
+        rename = "packageVerificationCodeExcludedFiles",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(super) excluded_files: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct Checksum {
+    pub(super) algorithm: String,
+    #[serde(rename = "checksumValue")]
+    pub(super) value: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct ExternalRef {
+    #[serde(rename = "referenceCategory")]
+    pub(super) category: String,
+    #[serde(rename = "referenceLocator")]
+    pub(super) locator: String,
+    #[serde(rename = "referenceType")]
+    pub(super) kind: String,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub(super) struct Relationship {
+    #[serde(rename = "spdxElementId")]
+    pub(super) element: String,
+    #[serde(rename = "relationshipType")]
+    pub(super) kind: String,
+    #[serde(rename = "relatedSpdxElement")]
+    pub(super) related: String,
+}
+
+impl Relationship {
+    pub(super) fn new(element: &str, kind: &str, related: &str) -> Relationship {
+        Relationship {
+            element: element.into(),
+            kind: kind.into(),
+            related: related.into(),
+        }
+    }
+}
+
+/// The parts of a package's own SBOM apko uses.
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct OwnSbom {
+    pub(super) document_describes: Vec<String>,
+    pub(super) packages: Vec<Package>,
+    pub(super) relationships: Vec<Relationship>,
+}
+
+/// apko's SPDX identifier: `:` → `-`, then each byte outside `[A-Za-z0-9.-]` → `C<byte>`.
+pub(super) fn identifier(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for b in text.bytes() {
+        match b {
+            b':' => out.push('-'),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' => out.push(b as char),
+            _ => out.push_str(&format!("C{b}")),
+        }
+    }
+    out
+}
+
+/// A purl component: everything but `[A-Za-z0-9._~-]` percent-encoded (`:` → `%3A`).
+pub(super) fn purl_escape(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET).to_string()
+}
+
+/// `pkg:TYPE/[NAMESPACE/]NAME@VERSION?k=v&…` with qualifiers sorted and query-escaped.
+pub(super) fn purl(
+    kind: &str,
+    namespace: &str,
+    name: &str,
+    version: &str,
+    qualifiers: &[(&str, &str)],
+) -> String {
+    let mut s = format!("pkg:{kind}/");
+    if !namespace.is_empty() {
+        s.push_str(&purl_escape(namespace));
+        s.push('/');
+    }
+    s.push_str(&purl_escape(name));
+    s.push('@');
+    s.push_str(&purl_escape(version));
+    let mut q: Vec<&(&str, &str)> = qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
+    q.sort();
+    if !q.is_empty() {
+        s.push('?');
+        let parts: Vec<String> = q
+            .iter()
+            .map(|(k, v)| format!("{k}={}", purl_escape(v).replace("%20", "+")))
+            .collect();
+        s.push_str(&parts.join("&"));
+    }
+    s
+}
+
+pub(super) fn purl_ref(locator: String) -> Vec<ExternalRef> {
+    vec![ExternalRef {
+        category: PACKAGE_MANAGER.into(),
+        locator,
+        kind: "purl".into(),
+    }]
+}
+
+pub(super) fn sha256_checksum(digest: &str) -> Vec<Checksum> {
+    vec![Checksum {
+        algorithm: "SHA256".into(),
+        value: digest.trim_start_matches("sha256:").into(),
+    }]
+}
+
+pub(super) fn supplier(os_name: &str) -> String {
+    if os_name.is_empty() {
+        NOASSERTION.into()
+    } else {
+        format!("Organization: {os_name}")
+    }
+}
+
+/// The name apko gives the image in purls: the last part of the tag's repository.
+pub fn purl_name(reference: &Reference) -> String {
+    reference
+        .repository
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty())
+        .unwrap_or("image")
+        .to_string()
+}
+
+pub(super) fn creation_info(created: u64) -> CreationInfo {
+    CreationInfo {
+        created: oci::rfc3339(created),
+        creators: vec![
+            format!("Tool: apko ({})", env!("CARGO_PKG_VERSION")),
+            "Organization: Chainguard, Inc".into(),
+        ],
+        license_list_version: LICENSE_LIST_VERSION,
+    }
+}
+
+/// Go's `json.Encoder` with a two-space indent and HTML escaping, newline-terminated.
+pub(super) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+    let text = serde_json::to_string_pretty(value).expect("SBOM documents always serialize");
+    // `<`, `>`, `&`, U+2028 and U+2029 occur only inside JSON strings
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\n');
+    out.into_bytes()
+}
