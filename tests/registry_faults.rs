@@ -14,17 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-fn auth_file(cli: &Cli, host: &str) -> String {
-    cli.file("auth.txt", &format!("{host}=testuser:testpass\n"))
-        .display()
-        .to_string()
-}
-
-fn push(cli: &Cli, tag: &str, auth: &str) -> registry_common::Out {
-    let base = base_image();
-    cli.run(&["push", base.to_str().unwrap(), tag, "--auth-file", auth])
-}
-
 #[test]
 fn redirected_blob_downloads_get_no_authorization() {
     // A CDN serving the registry's storage directory. The directory is only known once the
@@ -49,8 +38,8 @@ fn redirected_blob_downloads_get_no_authorization() {
     *root.lock().unwrap() = Some(registry.data_dir());
     let h = registry.host.as_str();
     let cli = Cli::new();
-    let auth = auth_file(&cli, h);
-    push(&cli, &format!("{h}/cdn:1"), &auth).ok();
+    let auth = cli.auth_file(h);
+    cli.push_base(&format!("{h}/cdn:1"), &auth, &[]).ok();
     let dir = cli.path("pulled");
     cli.run(&[
         "pull",
@@ -115,8 +104,10 @@ fn upload_locations_on_another_host_get_no_authorization() {
     };
     *a_addr.lock().unwrap() = a.addr.clone();
     let cli = Cli::new();
-    let auth = auth_file(&cli, &a.addr);
-    let out = push(&cli, &format!("{}/moved:1", a.addr), &auth).ok();
+    let auth = cli.auth_file(&a.addr);
+    let out = cli
+        .push_base(&format!("{}/moved:1", a.addr), &auth, &[])
+        .ok();
     assert_eq!(
         out.stdout,
         format!("{}/moved@{}\n", a.addr, base_index_digest())
@@ -187,8 +178,8 @@ fn a_401_in_the_middle_of_a_push_is_recovered_basic() {
     );
     let p = proxy.server.addr.clone();
     let cli = Cli::new();
-    let auth = auth_file(&cli, &p);
-    let out = push(&cli, &format!("{p}/mid:1"), &auth).ok();
+    let auth = cli.auth_file(&p);
+    let out = cli.push_base(&format!("{p}/mid:1"), &auth, &[]).ok();
     assert_eq!(out.stdout, format!("{p}/mid@{}\n", base_index_digest()));
     // Three manifest PUTs reached the registry (two images, the index) after one refused.
     let puts = proxy
@@ -221,8 +212,8 @@ fn a_401_in_the_middle_of_a_push_gets_a_fresh_token() {
     );
     let p = proxy.server.addr.clone();
     let cli = Cli::new();
-    let auth = auth_file(&cli, &p);
-    let out = push(&cli, &format!("{p}/tokmid:1"), &auth).ok();
+    let auth = cli.auth_file(&p);
+    let out = cli.push_base(&format!("{p}/tokmid:1"), &auth, &[]).ok();
     assert_eq!(out.stdout, format!("{p}/tokmid@{}\n", base_index_digest()));
     // One token for the push, one more after the 401.
     assert_eq!(tokens.requests().len(), 2, "{:#?}", tokens.requests());
@@ -240,8 +231,8 @@ fn retry_after_is_honoured() {
     );
     let p = proxy.server.addr.clone();
     let cli = Cli::new();
-    let auth = auth_file(&cli, &p);
-    push(&cli, &format!("{p}/slow:1"), &auth).ok();
+    let auth = cli.auth_file(&p);
+    cli.push_base(&format!("{p}/slow:1"), &auth, &[]).ok();
     let times = proxy.times.lock().unwrap().clone();
     let tag_puts: Vec<Instant> = times
         .iter()
@@ -260,8 +251,9 @@ fn retry_after_is_honoured() {
 fn altered_blobs_and_manifests_are_refused() {
     let registry = Registry::start_htpasswd();
     let cli = Cli::new();
-    let auth = auth_file(&cli, &registry.host);
-    push(&cli, &format!("{}/liar:1", registry.host), &auth).ok();
+    let auth = cli.auth_file(&registry.host);
+    cli.push_base(&format!("{}/liar:1", registry.host), &auth, &[])
+        .ok();
 
     // A layer with one byte changed.
     let layer = "sha256:583625b6164fff3b017f62b9fcd60cb53fff18a7e89ee538212134a13fc29fb1";
@@ -274,7 +266,7 @@ fn altered_blobs_and_manifests_are_refused() {
         resp
     });
     let l = liar.addr.clone();
-    let auth = auth_file(&cli, &l);
+    let auth = cli.auth_file(&l);
     let dir = cli.path("pulled");
     let out = cli.run(&[
         "pull",
@@ -316,7 +308,7 @@ fn altered_blobs_and_manifests_are_refused() {
         resp
     });
     let l = liar.addr.clone();
-    let auth = auth_file(&cli, &l);
+    let auth = cli.auth_file(&l);
     let out = cli.run(&[
         "pull",
         &format!("{l}/liar:1"),
@@ -359,7 +351,7 @@ fn a_403_moves_to_the_next_source() {
         r#"{"ServerURL":"%s","Username":"limited","Secret":"pw"}"#,
     );
     cli.config_json(&format!(r#"{{"credHelpers":{{"{p}":"limited"}}}}"#));
-    let auth = auth_file(&cli, &p);
+    let auth = cli.auth_file(&p);
     let base = base_image();
     let out = cli
         .run(&[
@@ -390,10 +382,11 @@ fn a_503_is_retried() {
         Response::new(503).body("try later"),
     );
     let cli = Cli::new();
-    let auth = auth_file(&cli, &registry.host);
-    push(&cli, &format!("{}/busy:1", registry.host), &auth).ok();
+    let auth = cli.auth_file(&registry.host);
+    cli.push_base(&format!("{}/busy:1", registry.host), &auth, &[])
+        .ok();
     let p = proxy.server.addr.clone();
-    let auth = auth_file(&cli, &p);
+    let auth = cli.auth_file(&p);
     let dir = cli.path("pulled");
     cli.run(&[
         "pull",

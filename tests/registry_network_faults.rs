@@ -60,33 +60,17 @@ impl Flaky {
     }
 }
 
-fn auth_file(cli: &Cli, host: &str) -> String {
-    cli.file(
-        &format!("auth-{}.txt", host.replace(':', "_")),
-        &format!("{host}=testuser:testpass\n"),
-    )
-    .display()
-    .to_string()
-}
-
 /// A registry holding the base image as `base:1`.
 fn registry_with_base(cli: &Cli) -> Registry {
     let registry = Registry::start_htpasswd();
-    let auth = auth_file(cli, &registry.host);
-    let base = base_image();
-    cli.run(&[
-        "push",
-        base.to_str().unwrap(),
-        &format!("{}/base:1", registry.host),
-        "--auth-file",
-        &auth,
-    ])
-    .ok();
+    let auth = cli.auth_file(&registry.host);
+    cli.push_base(&format!("{}/base:1", registry.host), &auth, &[])
+        .ok();
     registry
 }
 
 fn pull(cli: &Cli, host: &str, dir: &std::path::Path) -> registry_common::Out {
-    let auth = auth_file(cli, host);
+    let auth = cli.auth_file(host);
     cli.run(&[
         "pull",
         &format!("{host}/base:1"),
@@ -156,17 +140,8 @@ fn a_push_recovers_from_resets_and_500s() {
         None
     });
     let p = proxy.server.addr.clone();
-    let auth = auth_file(&cli, &p);
-    let base = base_image();
-    let out = cli
-        .run(&[
-            "push",
-            base.to_str().unwrap(),
-            &format!("{p}/flaky:1"),
-            "--auth-file",
-            &auth,
-        ])
-        .ok();
+    let auth = cli.auth_file(&p);
+    let out = cli.push_base(&format!("{p}/flaky:1"), &auth, &[]).ok();
     assert_eq!(out.stdout, format!("{p}/flaky@{}\n", base_index_digest()));
     assert_eq!(proxy.count("PUT", "/manifests/1"), 2);
     // Every blob upload was started twice.
@@ -177,7 +152,7 @@ fn a_push_recovers_from_resets_and_500s() {
     );
     // What the registry holds is exactly the image.
     let dir = cli.path("check");
-    let auth = auth_file(&cli, &registry.host);
+    let auth = cli.auth_file(&registry.host);
     cli.run(&[
         "pull",
         &format!("{}/flaky:1", registry.host),
@@ -226,15 +201,8 @@ fn a_registry_that_keeps_failing_gives_an_exact_error() {
         (req.method == "PUT").then(Response::reset)
     });
     let r = reset.server.addr.clone();
-    let base = base_image();
-    let auth = auth_file(&cli, &r);
-    let out = cli.run(&[
-        "push",
-        base.to_str().unwrap(),
-        &format!("{r}/never:1"),
-        "--auth-file",
-        &auth,
-    ]);
+    let auth = cli.auth_file(&r);
+    let out = cli.push_base(&format!("{r}/never:1"), &auth, &[]);
     assert_eq!(out.code, 1);
     let pattern = "Error: uploading blob sha256:";
     assert!(out.stderr.starts_with(pattern), "{}", out.stderr);
@@ -268,17 +236,8 @@ fn retries_are_counted_once_and_follow_retry_times() {
         (req.method == "HEAD" && req.path().ends_with(LAYER)).then(|| Response::new(503))
     });
     let p = proxy.server.addr.clone();
-    let auth = auth_file(&cli, &p);
-    let base = base_image();
-    let out = cli.run(&[
-        "push",
-        base.to_str().unwrap(),
-        &format!("{p}/busy:1"),
-        "--auth-file",
-        &auth,
-        "--retry-times",
-        "2",
-    ]);
+    let auth = cli.auth_file(&p);
+    let out = cli.push_base(&format!("{p}/busy:1"), &auth, &["--retry-times", "2"]);
     assert_eq!(out.code, 1);
     assert_eq!(
         out.stderr,

@@ -101,6 +101,25 @@ impl Cli {
         p
     }
 
+    /// An `--auth-file` giving `host` the test registry's account (one file per host); its
+    /// path.
+    pub fn auth_file(&self, host: &str) -> String {
+        self.file(
+            &format!("auth-{}.txt", host.replace(':', "_")),
+            &format!("{host}=testuser:testpass\n"),
+        )
+        .display()
+        .to_string()
+    }
+
+    /// `apko push` of apko's two-arch base image to `tag` with the `--auth-file` `auth`.
+    pub fn push_base(&self, tag: &str, auth: &str, extra: &[&str]) -> Out {
+        let base = apko_test_support::layout::base_image();
+        let mut args = vec!["push", base.to_str().unwrap(), tag, "--auth-file", auth];
+        args.extend(extra);
+        self.run(&args)
+    }
+
     pub fn run(&self, args: &[&str]) -> Out {
         self.run_stdin(args, "")
     }
