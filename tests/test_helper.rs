@@ -46,6 +46,19 @@ impl Run {
             .collect()
     }
 
+    /// Every item that did not pass, one line each, so a failing assertion shows them first
+    /// (CI logs keep only the start and end of long output).
+    fn summary(&self) -> String {
+        self.report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["result"] != "pass")
+            .map(|c| format!("item {} {}: {}", c["item"], c["result"], c["detail"]))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     fn detail(&self, item: u64) -> String {
         self.report["checks"]
             .as_array()
@@ -83,7 +96,7 @@ fn keyutils() -> Vec<(String, String)> {
 #[test]
 fn docker_credential_apko_passes_every_item_on_keyutils() {
     let run = test_helper(our_helper().to_str().unwrap(), &keyutils());
-    assert_eq!(run.failed(), Vec::<u64>::new(), "{:#}", run.report);
+    assert_eq!(run.failed(), Vec::<u64>::new(), "{}", run.summary());
     assert_eq!(run.code, Some(0));
     // The kernel keyring is shared with the other tests, so it is rarely empty.
     let skipped = run.with("skip");
@@ -99,7 +112,7 @@ fn docker_credential_apko_passes_every_item_on_secret_service() {
         "secret-service".into(),
     ));
     let run = test_helper(our_helper().to_str().unwrap(), &env);
-    assert_eq!(run.with("pass").len(), 30, "{:#}", run.report);
+    assert_eq!(run.with("pass").len(), 30, "{}", run.summary());
     assert_eq!(run.code, Some(0));
     assert_eq!(
         run.detail(16),
@@ -116,12 +129,18 @@ fn docker_credential_pass_fails_the_items_its_quirks_predict() {
     // credentials (4, 17, 29); the trailing newline of a secret is lost (13); a second store
     // with another username adds a file and `get` keeps answering the first (14); erase of a
     // missing key is an error with its own text (18); no --version/--help (24).
-    assert_eq!(
-        run.failed(),
-        [4, 13, 14, 17, 18, 24, 29],
-        "{:#}",
-        run.report
-    );
+    // Under load, gpg-agent sometimes refuses one of item 27's parallel gets ("No secret key",
+    // plugin-protocol.md §9.3): a real failure of pass, so the report must say so and name gpg.
+    let mut failed = run.failed();
+    if failed.contains(&27) {
+        let detail = run.detail(27);
+        assert!(
+            detail.contains(" of 30 calls failed; first: ") && detail.contains("gpg: "),
+            "{detail}"
+        );
+        failed.retain(|&i| i != 27);
+    }
+    assert_eq!(failed, [4, 13, 14, 17, 18, 24, 29], "{}", run.summary());
     assert_eq!(run.code, Some(1));
     assert!(
         run.detail(13).starts_with(
@@ -154,7 +173,7 @@ fn docker_credential_secretservice_fails_the_items_its_quirks_predict() {
     // Debian's 0.6.4: an entry stored with an empty secret cannot be read back (9), and so
     // `list` shows a key `get` cannot read (21); a second store keeps the first username (14);
     // no --version/--help (24).
-    assert_eq!(run.failed(), [9, 14, 21, 24], "{:#}", run.report);
+    assert_eq!(run.failed(), [9, 14, 21, 24], "{}", run.summary());
     assert_eq!(run.code, Some(1));
     // It adds a second item rather than replacing the first; which one `get` and `list`
     // answer depends on the keyring's search order.
@@ -189,8 +208,8 @@ fn a_careless_helper_fails_the_items_it_breaks() {
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 19, 20, 21, 22, 23, 24, 25,
             27, 28, 29, 30
         ],
-        "{:#}",
-        run.report
+        "{}",
+        run.summary()
     );
     assert!(
         run.detail(25).contains("stderr of: store"),

@@ -209,7 +209,14 @@ fn shorten(s: &str) -> String {
             serde_json::Value::Object(map).to_string()
         }
         Ok(_) => s.to_string(),
-        Err(_) if s.contains('{') || s.to_ascii_lowercase().contains("secret") => {
+        // gpg's "No secret key" (pass, gopass) names no secret; anything else that mentions one
+        // may hold it.
+        Err(_)
+            if s.contains('{')
+                || s.to_ascii_lowercase()
+                    .replace("no secret key", "")
+                    .contains("secret") =>
+        {
             format!("<{} bytes withheld: they may contain a secret>", s.len())
         }
         Err(_) => s.to_string(),
@@ -784,7 +791,15 @@ mod tests {
             shorten("secret hunter2 rejected"),
             r#""<23 bytes withheld: they may contain a secret>""#
         );
-        // Anything else is shown as it is.
+        assert_eq!(
+            shorten("secret key: hunter2"),
+            r#""<19 bytes withheld: they may contain a secret>""#
+        );
+        // Anything else is shown as it is, gpg's own failure text included.
+        assert_eq!(
+            shorten("exit status 2: gpg: decryption failed: No secret key"),
+            r#""exit status 2: gpg: decryption failed: No secret key""#
+        );
         assert_eq!(
             shorten("credentials not found in native keychain"),
             r#""credentials not found in native keychain""#
