@@ -247,3 +247,49 @@ fn retries_are_counted_once_and_follow_retry_times() {
     );
     assert_eq!(proxy.count("HEAD", LAYER), 3);
 }
+
+#[test]
+fn a_retry_after_beyond_the_limit_is_not_waited_for_and_the_error_says_so() {
+    // HEAD of one blob answers 429 asking for an hour: no second request, no blob-level
+    // restart, and the error tells the user to come back later.
+    let cli = Cli::new();
+    let registry = Registry::start_htpasswd();
+    let proxy = Flaky::start(registry.host.clone(), move |req, _| {
+        (req.method == "HEAD" && req.path().ends_with(LAYER))
+            .then(|| Response::new(429).header("Retry-After", "3600"))
+    });
+    let p = proxy.server.addr.clone();
+    let auth = cli.auth_file(&p);
+    let out = cli.push_base(&format!("{p}/later:1"), &auth, &[]);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: HEAD blob {LAYER} in {p}/later: 429 Too Many Requests (it asked to be retried in 3600 s, longer than apko waits: try again later)\n"
+        )
+    );
+    assert_eq!(proxy.count("HEAD", LAYER), 1);
+}
+
+#[test]
+fn a_manifest_that_keeps_failing_names_the_attempts() {
+    let cli = Cli::new();
+    let registry = registry_with_base(&cli);
+    let proxy = Flaky::start(registry.host.clone(), move |req, _| {
+        req.path()
+            .ends_with("/manifests/1")
+            .then(|| Response::new(502).body("bad gateway"))
+    });
+    let p = proxy.server.addr.clone();
+    let dir = cli.path("pulled");
+    let out = pull(&cli, &p, &dir);
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: GET manifest 1 of {p}/base: 502 Bad Gateway (bad gateway) (after 4 attempts)\n"
+        )
+    );
+    assert_eq!(proxy.count("GET", "/manifests/1"), 4);
+    assert!(!dir.exists(), "a failed pull leaves no layout");
+}

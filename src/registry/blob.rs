@@ -3,7 +3,7 @@
 
 use super::client::{Client, check_digest_header, location};
 use super::digest::{Digest, Hasher};
-use super::error::{Error, error_detail};
+use super::error::Error;
 use super::manifest::Descriptor;
 use super::session::Registry;
 use super::transport::{Body, Counter, Request, redact};
@@ -43,16 +43,6 @@ pub enum Pushed {
 }
 
 impl Client {
-    /// A status error for a request the transport retries itself (`Request::retry`): a
-    /// passing status was already tried `retries + 1` times and is not tried again per blob.
-    fn already_retried(&self, e: Error) -> Error {
-        if e.is_retriable() {
-            e.after_attempts(self.options().retries + 1).retried()
-        } else {
-            e
-        }
-    }
-
     /// Whether `repository` has the blob (`HEAD`; redirects are followed without
     /// credentials).
     pub async fn blob_exists(
@@ -68,11 +58,11 @@ impl Client {
         match response.status() {
             StatusCode::OK => Ok(true),
             StatusCode::NOT_FOUND => Ok(false),
-            status => Err(self.already_retried(Error::Status {
-                context: format!("HEAD blob {digest} in {}/{repository}", registry.host),
-                status,
-                detail: String::new(),
-            })),
+            _ => Err(Error::from_response(
+                format!("HEAD blob {digest} in {}/{repository}", registry.host),
+                response,
+            )
+            .await),
         }
     }
 
@@ -179,12 +169,7 @@ impl Client {
         };
         let status = response.status();
         if status != StatusCode::ACCEPTED {
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Status {
-                context,
-                status,
-                detail: error_detail(&body),
-            });
+            return Err(Error::from_response(context, response).await);
         }
         let mut url = location(registry, response.headers(), &context)?;
         let size = desc.size;
@@ -206,12 +191,11 @@ impl Client {
                     .await?;
                 let status = response.status();
                 if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
-                    let body = response.bytes().await.unwrap_or_default();
-                    return Err(Error::Status {
-                        context: format!("{context}: PATCH bytes {offset}-{}", offset + len - 1),
-                        status,
-                        detail: error_detail(&body),
-                    });
+                    return Err(Error::from_response(
+                        format!("{context}: PATCH bytes {offset}-{}", offset + len - 1),
+                        response,
+                    )
+                    .await);
                 }
                 url = location(registry, response.headers(), &context)?;
                 offset += len;
@@ -236,12 +220,7 @@ impl Client {
             .await?;
         let status = response.status();
         if status != StatusCode::CREATED {
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Status {
-                context,
-                status,
-                detail: error_detail(&body),
-            });
+            return Err(Error::from_response(context, response).await);
         }
         check_digest_header(response.headers(), digest, &context)?;
         Ok(Pushed::Uploaded)
@@ -299,12 +278,11 @@ impl Client {
         let status = response.status();
         if status != StatusCode::OK {
             let final_url = redact(response.url());
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(self.already_retried(Error::Status {
-                context: format!("{context} (answered by {final_url})"),
-                status,
-                detail: error_detail(&body),
-            }));
+            return Err(Error::from_response(
+                format!("{context} (answered by {final_url})"),
+                response,
+            )
+            .await);
         }
         let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
         let partial =

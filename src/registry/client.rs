@@ -138,19 +138,14 @@ impl Client {
         let req = Request::new(Method::GET, url).header(ACCEPT, manifest::ACCEPT);
         let context = format!("GET manifest {name} of {}/{repo}", reference.registry);
         let response = self.send(&registry, repo, &scopes, &req, None).await?;
-        let status = response.status();
+        if response.status() != StatusCode::OK {
+            return Err(Error::from_response(context, response).await);
+        }
         let headers = response.headers().clone();
         let body = response
             .bytes()
             .await
             .map_err(|e| Error::transport(context.clone(), &e))?;
-        if status != StatusCode::OK {
-            return Err(Error::Status {
-                context,
-                status,
-                detail: error_detail(&body),
-            });
-        }
         let served = headers
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())
@@ -204,12 +199,7 @@ impl Client {
         let status = response.status();
         let headers = response.headers().clone();
         if status != StatusCode::CREATED && status != StatusCode::OK {
-            let body = response.bytes().await.unwrap_or_default();
-            return Err(Error::Status {
-                context,
-                status,
-                detail: error_detail(&body),
-            });
+            return Err(Error::from_response(context, response).await);
         }
         check_digest_header(&headers, &digest, &context)?;
         Ok(digest)

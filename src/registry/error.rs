@@ -84,6 +84,36 @@ impl Error {
         }
     }
 
+    /// The error for an answer with a status the operation cannot use: the registry's own
+    /// error text, how often the request was tried, and a `Retry-After` that was too long.
+    pub async fn from_response(context: String, response: reqwest::Response) -> Error {
+        let status = response.status();
+        let tried = super::transport::Tried::of(&response);
+        let body = response.bytes().await.unwrap_or_default();
+        let mut detail = error_detail(&body);
+        if let Some(wait) = tried.refused_wait {
+            detail.push_str(&format!(
+                " (it asked to be retried in {} s, longer than apko waits: try again later)",
+                wait.as_secs()
+            ));
+        }
+        let e = Error::Status {
+            context,
+            status,
+            detail,
+        };
+        if !e.is_retriable() {
+            return e;
+        }
+        let e = e.after_attempts(tried.attempts);
+        // The transport already retried it as often as allowed (or was told to wait too long).
+        if tried.exhausted || tried.refused_wait.is_some() {
+            e.retried()
+        } else {
+            e
+        }
+    }
+
     /// Marks the error as already retried as often as allowed (see [`Error::Retried`]).
     pub fn retried(self) -> Error {
         match self {

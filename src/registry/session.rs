@@ -151,12 +151,8 @@ impl Registry {
                     ))
                 })?,
                 _ => {
-                    let body = sent.response.bytes().await.unwrap_or_default();
-                    return Err(Error::Status {
-                        context: format!("pinging registry {host} (GET {})", redact(&ping)),
-                        status,
-                        detail: super::error::error_detail(&body),
-                    });
+                    let context = format!("pinging registry {host} (GET {})", redact(&ping));
+                    return Err(Error::from_response(context, sent.response).await);
                 }
             };
             tracing::debug!(registry = host, base = %base, scheme = ?scheme, "registry");

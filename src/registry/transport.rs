@@ -116,6 +116,32 @@ pub struct Sent {
     pub from_origin: bool,
 }
 
+/// What [`Transport::send`] went through for the answer it returns, kept in the response's
+/// extensions so that a status error can say it is not a passing one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tried {
+    /// Requests sent, this answer's included.
+    pub attempts: u32,
+    /// A `Retry-After` longer than [`Options::max_retry_after`] that was not waited for.
+    pub refused_wait: Option<Duration>,
+    /// Retrying stopped at the limit: the caller must not start over.
+    pub exhausted: bool,
+}
+
+impl Tried {
+    /// What the transport recorded in `response` (one plain attempt when nothing was).
+    pub fn of(response: &reqwest::Response) -> Tried {
+        response
+            .extensions()
+            .get::<Tried>()
+            .copied()
+            .unwrap_or(Tried {
+                attempts: 1,
+                ..Tried::default()
+            })
+    }
+}
+
 /// Counts bytes sent or received, for progress bars.
 pub type Counter = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
@@ -236,11 +262,17 @@ impl Transport {
         loop {
             let result = self.send_once(req, auth, origin, progress).await;
             let retry = req.retry && attempt < self.options.retries;
+            let tried = |refused_wait| Tried {
+                attempts: attempt + 1,
+                refused_wait,
+                exhausted: req.retry,
+            };
             match result {
-                Ok(sent) if retry && retriable_status(sent.response.status()) => {
+                Ok(mut sent) if retry && retriable_status(sent.response.status()) => {
                     let wait =
                         retry_after(sent.response.headers()).unwrap_or_else(|| backoff(attempt));
                     if wait > self.options.max_retry_after {
+                        sent.response.extensions_mut().insert(tried(Some(wait)));
                         return Ok(sent);
                     }
                     tracing::debug!(
@@ -259,6 +291,10 @@ impl Transport {
                 Err(e) if req.retry && e.is_retriable() => {
                     // Already retried here: the blob-level retry must not multiply it.
                     return Err(e.after_attempts(attempt + 1).retried());
+                }
+                Ok(mut sent) => {
+                    sent.response.extensions_mut().insert(tried(None));
+                    return Ok(sent);
                 }
                 other => return other,
             }
