@@ -298,3 +298,30 @@ fn bearer_token_is_sent_as_it_is() {
         "no exchange for a bearer token"
     );
 }
+
+#[test]
+fn a_token_service_that_is_down_is_retried_then_named() {
+    let (tokens, registry) = start(TokenOptions {
+        down: true,
+        ..TokenOptions::default()
+    });
+    let h = registry.host.as_str();
+    let cli = Cli::new();
+    let auth = cli.file("auth.txt", &format!("{h}=testuser:testpass\n"));
+    let out = push(
+        &cli,
+        h,
+        "tok/down",
+        &["--auth-file", auth.to_str().unwrap()],
+    );
+    assert_eq!(out.code, 1);
+    assert_eq!(out.stdout, "");
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: token endpoint {} (GET): 503 Service Unavailable (token service unavailable) (after 4 attempts)\n",
+            tokens.realm()
+        )
+    );
+    assert_eq!(tokens.requests().len(), 4);
+}

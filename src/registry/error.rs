@@ -85,28 +85,45 @@ impl Error {
     }
 
     /// The error for an answer with a status the operation cannot use: the registry's own
-    /// error text, how often the request was tried, and a `Retry-After` that was too long.
+    /// error text, then what the transport tried (see [`Error::after_trying`]).
     pub async fn from_response(context: String, response: reqwest::Response) -> Error {
         let status = response.status();
         let tried = super::transport::Tried::of(&response);
         let body = response.bytes().await.unwrap_or_default();
-        let mut detail = error_detail(&body);
-        if let Some(wait) = tried.refused_wait {
-            detail.push_str(&format!(
-                " (it asked to be retried in {} s, longer than apko waits: try again later)",
-                wait.as_secs()
-            ));
-        }
-        let e = Error::Status {
+        Error::Status {
             context,
             status,
-            detail,
-        };
-        if !e.is_retriable() {
-            return e;
+            detail: error_detail(&body),
         }
+        .after_trying(tried)
+    }
+
+    /// Says how often a passing failure was tried and whether a `Retry-After` was too long,
+    /// and marks it [`Error::Retried`] when the transport already retried it as often as
+    /// allowed, so that no caller starts it over.
+    pub fn after_trying(self, tried: super::transport::Tried) -> Error {
+        if !self.is_retriable() {
+            return self;
+        }
+        let e = match (self, tried.refused_wait) {
+            (
+                Error::Status {
+                    context,
+                    status,
+                    detail,
+                },
+                Some(wait),
+            ) => Error::Status {
+                context,
+                status,
+                detail: format!(
+                    "{detail} (it asked to be retried in {} s, longer than apko waits: try again later)",
+                    wait.as_secs()
+                ),
+            },
+            (e, _) => e,
+        };
         let e = e.after_attempts(tried.attempts);
-        // The transport already retried it as often as allowed (or was told to wait too long).
         if tried.exhausted || tried.refused_wait.is_some() {
             e.retried()
         } else {

@@ -190,6 +190,7 @@ async fn send(
         .await
         .map_err(TokenError::Failed)?;
     let status = sent.response.status();
+    let tried = super::transport::Tried::of(&sent.response);
     let body = sent.response.bytes().await.map_err(|e| {
         TokenError::Failed(Error::transport(
             format!("reading the answer of {what}"),
@@ -205,11 +206,14 @@ async fn send(
         }
         return Err(match status.as_u16() {
             400 | 401 | 403 => TokenError::Rejected(format!("{status} from the {what}{detail}")),
-            _ => TokenError::Failed(Error::Status {
-                context: what,
-                status,
-                detail,
-            }),
+            _ => TokenError::Failed(
+                Error::Status {
+                    context: what,
+                    status,
+                    detail,
+                }
+                .after_trying(tried),
+            ),
         });
     }
     parse_response(&body).map_err(|why| TokenError::Failed(Error::Other(format!("{what}: {why}"))))

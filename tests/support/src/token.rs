@@ -29,6 +29,8 @@ pub struct TokenOptions {
     pub oauth: bool,
     /// `expires_in` of every token.
     pub expires_in: u64,
+    /// Answer every request 503 (a token service that is down).
+    pub down: bool,
 }
 
 impl Default for TokenOptions {
@@ -37,6 +39,7 @@ impl Default for TokenOptions {
             refresh_tokens: true,
             oauth: true,
             expires_in: 300,
+            down: false,
         }
     }
 }
@@ -123,6 +126,9 @@ fn handle(
     options: &TokenOptions,
     issued: &Mutex<HashSet<String>>,
 ) -> Response {
+    if options.down {
+        return json(503, r#"{"details":"token service unavailable"}"#);
+    }
     if req.path() != "/token" {
         return json(404, r#"{"details":"not found"}"#);
     }
