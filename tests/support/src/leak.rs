@@ -41,15 +41,20 @@ impl ProcWatch {
                     }
                     let read =
                         |f: &str| std::fs::read(format!("/proc/{pid}/{f}")).unwrap_or_default();
-                    // The image first, then argv and environment: a child between fork and
-                    // exec is still its parent's image (with its parent's environment), and
-                    // once the image is read, what follows belongs to it or a later image.
-                    // A process whose image cannot be read has gone: nothing to attribute.
-                    let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) else {
+                    // A child between fork and exec is still its parent's image (with its
+                    // parent's argv and environment), and it may exec between any two reads:
+                    // argv and environment count only when the image read before and after
+                    // them is the same. A process whose image cannot be read has gone.
+                    let image = || std::fs::read_link(format!("/proc/{pid}/exe")).ok();
+                    let sample = (0..3).find_map(|_| {
+                        let exe = image()?;
+                        let cmdline = read("cmdline");
+                        let environ = read("environ");
+                        (image()? == exe).then_some((exe, cmdline, environ))
+                    });
+                    let Some((exe, cmdline, environ)) = sample else {
                         continue;
                     };
-                    let cmdline = read("cmdline");
-                    let environ = read("environ");
                     if !contains(&environ) && !contains(&cmdline) {
                         continue;
                     }
