@@ -217,7 +217,7 @@ fn registry_commands_with_a_wrong_password() {
 fn repository_urls_with_credentials() {
     // An APK repository whose URL carries the sentinel as its password (as apko configs may):
     // it goes to the host as Basic credentials, and nowhere else: not the image's
-    // /etc/apk/repositories, not show-config, not the logs.
+    // /etc/apk/repositories, not show-config, not a lockfile, not the logs.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/repo");
     let server = Server::start(move |req| {
         match std::fs::read(repo.join(req.path().trim_start_matches("/repo/"))) {
@@ -248,6 +248,18 @@ fn repository_urls_with_credentials() {
                 .contains(&format!("http://user:xxxxx@{}/repo", server.addr)),
             "{out:#?}"
         );
+        // apko writes the URL, password and all, into the lockfile; this writes it without.
+        let lockfile = scan.cli.path(&format!("{level}.lock.json"));
+        let lockfile = lockfile.to_str().unwrap();
+        scan.apko(level, &["lock", &config, "--output", lockfile], "", 0);
+        let lock = std::fs::read_to_string(lockfile).unwrap();
+        assert!(
+            lock.contains(&format!(
+                "\"url\": \"http://{}/repo/x86_64/APKINDEX.tar.gz\"",
+                server.addr
+            )),
+            "{lock}"
+        );
     }
     // The credentials did reach the host: the one place they belong.
     let basic = format!(
@@ -265,7 +277,7 @@ fn repository_urls_with_credentials() {
             .all(|r| r.header("authorization") == Some(basic.as_str())),
         "{requests:#?}"
     );
-    scan.finish(LEVELS.len() * 2);
+    scan.finish(LEVELS.len() * 3);
 }
 
 #[test]

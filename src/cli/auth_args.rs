@@ -63,7 +63,16 @@ impl AuthArgs {
         primary: Vec<String>,
     ) -> anyhow::Result<Resolver> {
         let locations = locations(config_dir);
-        Ok(Resolver::new(Some(locations), self.inline()?, primary)?)
+        let inline = self.inline()?;
+        if primary.is_empty() {
+            for a in inline.iter().filter(|a| a.scope.is_none()) {
+                tracing::warn!(
+                    "{}: a value without HOST= is for the registry of the image named on the command line, and this command names none, so it is not used; write HOST=VALUE for the host it is for",
+                    a.origin
+                );
+            }
+        }
+        Ok(Resolver::new(Some(locations), inline, primary)?)
     }
 }
 

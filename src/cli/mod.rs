@@ -4,6 +4,7 @@
 mod auth;
 mod auth_args;
 mod build;
+mod lock;
 mod login;
 mod publish;
 mod push;
@@ -42,6 +43,12 @@ enum Command {
     /// Build an image from an apko configuration: OCI layout (existing directory) or docker
     /// tarball.
     Build(Box<build::BuildArgs>),
+    /// Resolve the configuration's packages for every architecture and write an apko
+    /// lockfile (for `build --lockfile`).
+    Lock(Box<lock::LockArgs>),
+    /// Deprecated name of `lock` (writes CONFIG.resolved.json), as in apko.
+    #[command(hide = true)]
+    Resolve(Box<lock::LockArgs>),
     /// Print the configuration as apko reads it (includes merged, credentials redacted).
     ShowConfig {
         /// The apko configuration (YAML).
@@ -101,6 +108,13 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
+        Command::Lock(args) => lock::run(*args, "lock.json", config),
+        Command::Resolve(args) => {
+            tracing::warn!(
+                "Please use `lock` command. The `resolve` command will get removed in the future versions."
+            );
+            lock::run(*args, "resolved.json", config)
+        }
         Command::ShowConfig { config_file } => build::show_config(&config_file),
         Command::Login(args) => login::login(args, config),
         Command::Logout(args) => login::logout(args, config),

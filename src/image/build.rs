@@ -64,29 +64,7 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
         bail!("building with base image is supported only with a lockfile");
     }
     let lock = opts.lockfile.as_deref().map(Lockfile::read).transpose()?;
-    // A base image in a registry is pulled (the architectures built) into a temporary layout.
-    let base = match &ic.contents.baseimage {
-        Some(b) => {
-            let platforms: Vec<Platform> = opts
-                .archs
-                .iter()
-                .map(|a| {
-                    let (architecture, variant) = a.oci_platform();
-                    Platform {
-                        os: "linux".into(),
-                        architecture: architecture.into(),
-                        variant: variant.map(str::to_string),
-                    }
-                })
-                .collect();
-            let layout =
-                baseimage::layout(&b.image, &platforms, opts.resolver.clone(), opts.offline)
-                    .await
-                    .with_context(|| format!("base image {}", b.image))?;
-            Some(layout)
-        }
-        None => None,
-    };
+    let base = base_layout(ic, &opts.archs, &opts.resolver, opts.offline).await?;
     let base_dir = base.as_ref().map(|b| b.path.as_path());
     let builds = opts.archs.iter().map(|arch| {
         let (opts, lock) = (&opts, lock.as_ref());
@@ -116,9 +94,37 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     })
 }
 
+/// The base image's OCI layout, if the configuration names one: one in a registry is pulled
+/// (the architectures built) into a temporary layout.
+pub(crate) async fn base_layout(
+    ic: &ImageConfig,
+    archs: &[Arch],
+    resolver: &Arc<Resolver>,
+    offline: bool,
+) -> anyhow::Result<Option<baseimage::BaseLayout>> {
+    let Some(b) = &ic.contents.baseimage else {
+        return Ok(None);
+    };
+    let platforms: Vec<Platform> = archs
+        .iter()
+        .map(|a| {
+            let (architecture, variant) = a.oci_platform();
+            Platform {
+                os: "linux".into(),
+                architecture: architecture.into(),
+                variant: variant.map(str::to_string),
+            }
+        })
+        .collect();
+    let layout = baseimage::layout(&b.image, &platforms, resolver.clone(), offline)
+        .await
+        .with_context(|| format!("base image {}", b.image))?;
+    Ok(Some(layout))
+}
+
 /// Runs the futures concurrently on this task (the installer's futures need not be `Send`;
 /// the CPU-heavy layer writing runs on blocking threads) and returns their outputs in order.
-async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+pub(crate) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
     let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
     std::future::poll_fn(|cx| {

@@ -8,6 +8,7 @@ pub mod base;
 pub mod build;
 pub mod config;
 pub mod layer;
+pub mod lock;
 pub mod oci;
 pub mod output;
 pub mod paths;

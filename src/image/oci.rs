@@ -203,6 +203,26 @@ pub fn to_go_json<T: Serialize>(value: &T) -> Vec<u8> {
     out
 }
 
+/// Go's `json.MarshalIndent(v, "", "  ")` (HTML-safe escaping), newline-terminated: SBOMs
+/// and lockfiles, which apko writes so.
+pub fn to_go_json_indented<T: Serialize>(value: &T) -> Vec<u8> {
+    let text = serde_json::to_string_pretty(value).expect("these documents always serialize");
+    // `<`, `>`, `&`, U+2028 and U+2029 occur only inside JSON strings
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("\\u003c"),
+            '>' => out.push_str("\\u003e"),
+            '&' => out.push_str("\\u0026"),
+            '\u{2028}' => out.push_str("\\u2028"),
+            '\u{2029}' => out.push_str("\\u2029"),
+            _ => out.push(c),
+        }
+    }
+    out.push('\n');
+    out.into_bytes()
+}
+
 /// Compact JSON with Go's HTML-safe string escaping.
 struct GoFormatter;
 

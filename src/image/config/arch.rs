@@ -72,6 +72,15 @@ impl fmt::Display for Arch {
 /// `--arch` values (`x86_64,aarch64`, `host`, `all`) → deduplicated, sorted architectures, as
 /// apko's `ParseArchitectures`.
 pub fn parse_list(values: &[String]) -> Vec<Arch> {
+    let mut archs = parse_list_in_order(values);
+    archs.sort();
+    archs.dedup();
+    archs
+}
+
+/// The same, in the order given and with repeats kept (the config's `archs`, which apko
+/// does not sort).
+pub fn parse_list_in_order(values: &[String]) -> Vec<Arch> {
     let names: Vec<&str> = values
         .iter()
         .flat_map(|v| v.split(','))
@@ -81,7 +90,7 @@ pub fn parse_list(values: &[String]) -> Vec<Arch> {
     if names == ["all"] {
         return ALL.iter().map(|a| Arch::parse(a)).collect();
     }
-    let mut archs: Vec<Arch> = names
+    names
         .iter()
         .map(|n| {
             if *n == "host" {
@@ -90,10 +99,7 @@ pub fn parse_list(values: &[String]) -> Vec<Arch> {
                 Arch::parse(n)
             }
         })
-        .collect();
-    archs.sort();
-    archs.dedup();
-    archs
+        .collect()
 }
 
 #[cfg(test)]

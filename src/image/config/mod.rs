@@ -318,16 +318,33 @@ impl ImageConfig {
     /// `include_paths`, as apko) and merging it under this file, then normalizes and
     /// validates as apko does before building.
     pub fn load(path: &Path, include_paths: &[PathBuf]) -> Result<ImageConfig, ConfigError> {
+        Self::load_with_checksum(path, include_paths).map(|(ic, _)| ic)
+    }
+
+    /// [`ImageConfig::load`], plus apko's checksum of what was read (`sha256-<base64>` over
+    /// the file, then each included file): lockfiles record it to notice a changed config.
+    pub fn load_with_checksum(
+        path: &Path,
+        include_paths: &[PathBuf],
+    ) -> Result<(ImageConfig, String), ConfigError> {
+        use base64::Engine;
+        use sha2::Digest;
         let mut seen = Vec::new();
-        let mut ic = Self::load_rec(path, include_paths, &mut seen)?;
+        let mut hasher = sha2::Sha256::new();
+        let mut ic = Self::load_rec(path, include_paths, &mut seen, &mut hasher)?;
         ic.validate()?;
-        Ok(ic)
+        let checksum = format!(
+            "sha256-{}",
+            base64::engine::general_purpose::STANDARD.encode(hasher.finalize())
+        );
+        Ok((ic, checksum))
     }
 
     fn load_rec(
         path: &Path,
         include_paths: &[PathBuf],
         seen: &mut Vec<PathBuf>,
+        hasher: &mut sha2::Sha256,
     ) -> Result<ImageConfig, ConfigError> {
         let resolved = resolve(path, include_paths);
         let name = resolved.display().to_string();
@@ -342,10 +359,12 @@ impl ImageConfig {
             path: name.clone(),
             reason,
         })?;
+        sha2::Digest::update(hasher, text.as_bytes());
         let mut ic = Self::parse(&text, &name)?;
         if !ic.include.is_empty() {
             tracing::info!("including {} for configuration", ic.include);
-            let included = Self::load_rec(Path::new(&ic.include.clone()), include_paths, seen)?;
+            let included =
+                Self::load_rec(Path::new(&ic.include.clone()), include_paths, seen, hasher)?;
             included.merge_into(&mut ic);
         }
         for repos in [

@@ -240,19 +240,5 @@ pub(super) fn creation_info(created: u64) -> CreationInfo {
 
 /// Go's `json.Encoder` with a two-space indent and HTML escaping, newline-terminated.
 pub(super) fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
-    let text = serde_json::to_string_pretty(value).expect("SBOM documents always serialize");
-    // `<`, `>`, `&`, U+2028 and U+2029 occur only inside JSON strings
-    let mut out = String::with_capacity(text.len() + 1);
-    for c in text.chars() {
-        match c {
-            '<' => out.push_str("\\u003c"),
-            '>' => out.push_str("\\u003e"),
-            '&' => out.push_str("\\u0026"),
-            '\u{2028}' => out.push_str("\\u2028"),
-            '\u{2029}' => out.push_str("\\u2029"),
-            _ => out.push(c),
-        }
-    }
-    out.push('\n');
-    out.into_bytes()
+    oci::to_go_json_indented(value)
 }
