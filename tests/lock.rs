@@ -1,7 +1,8 @@
-//! `apko lock`: the lockfiles real apko wrote for the shared testdata configs come out byte
-//! for byte (with and without a base image); `resolve` is the deprecated name; a lockfile
-//! round-trips through `build --lockfile`; a private repository is reached through
-//! docker-credential-pass and its credentials never reach the file; failures write nothing.
+//! `apko lock` and `apko show-packages`: the lockfiles real apko wrote for the shared testdata
+//! configs come out byte for byte (with and without a base image); `resolve` is the deprecated
+//! name; a lockfile round-trips through `build --lockfile`; a private repository is reached
+//! through docker-credential-pass and its credentials never reach the file; failures write
+//! nothing; show-packages prints the resolution in apko's formats without downloading.
 
 use apko_test_support::http::{Response, Server};
 use apko_test_support::{PassStore, require};
@@ -362,4 +363,83 @@ fn failures_write_no_lockfile() {
         .filter(|p| p.to_string_lossy().contains(".apko-"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn show_packages_prints_the_resolution_without_downloading_a_package() {
+    let dir = workdir();
+    let d = dir.path();
+    let out = apko(d, &["show-packages", "apko.yaml"]);
+    ok(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "pretend-baselayout 1.0.0-r0\nreplayout 1.0.0-r0\npretend-baselayout 1.0.0-r0\nreplayout 1.0.0-r0\n"
+    );
+    // On apko's base image, only what it lacks.
+    let out = apko(
+        d,
+        &[
+            "show-packages",
+            "testdata/image_on_top.apko.yaml",
+            "--arch",
+            "x86_64",
+            "--format",
+            "packagelock-source",
+        ],
+    );
+    ok(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "- replayout=1.0.0-r0 # ./testdata/packages/x86_64/replayout-1.0.0-r0.apk\n"
+    );
+
+    // Over HTTP: the index is fetched, no package is.
+    let repo = Path::new(ROOT).join("examples/hello/repo");
+    let server = Server::start(move |req| {
+        match std::fs::read(repo.join(req.path().trim_start_matches("/repo/"))) {
+            Ok(bytes) => Response::new(200).body(bytes),
+            Err(_) => Response::new(404),
+        }
+    });
+    let key = Path::new(ROOT).join("examples/hello/apko-rs-example.rsa.pub");
+    std::fs::write(
+        d.join("http.yaml"),
+        format!(
+            "contents:\n  keyring: [{}]\n  repositories: [http://{}/repo]\n  packages: [hello]\narchs: [x86_64]\n",
+            key.display(),
+            server.addr
+        ),
+    )
+    .unwrap();
+    let out = apko(
+        d,
+        &[
+            "show-packages",
+            "http.yaml",
+            "--format",
+            "{{.Name}}={{ .Version }}",
+        ],
+    );
+    ok(&out);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "busybox=1.35.0-r4\nhello=1.0-r0\n"
+    );
+    let paths: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.path().to_string())
+        .collect();
+    assert_eq!(paths, ["/repo/x86_64/APKINDEX.tar.gz"]);
+
+    let out = apko(
+        d,
+        &["show-packages", "apko.yaml", "--format", "{{ .Size }}"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Error: --format \"{{ .Size }}\": unsupported action {{.Size}}; use {{ .Name }}, {{ .Version }} or {{ .Source }}, or a named format (see --help)\n"
+    );
+    assert!(out.stdout.is_empty());
 }

@@ -48,18 +48,17 @@ fn package_cache_key(checksum: &str) -> Option<String> {
     Some(format!("packages/{}.apk", hex::encode(digest)))
 }
 
-/// Runs one installation (see [`super::install`]).
-pub async fn run(
-    req: &InstallRequest<'_>,
-    tree: &mut crate::fs::Tree,
-) -> Result<Vec<InstalledPackage>, ApkError> {
-    let fetcher = Fetcher::new(
-        req.resolver,
-        req.cache_dir.clone(),
-        req.offline,
-        &req.ca_certificates,
-    )?;
-    let keyring = load_keyring(req, &fetcher).await?;
+/// What resolving needs: the repositories (build-only ones last), their verified indexes and
+/// the keyring.
+struct Prepared {
+    specs: Vec<Spec>,
+    indexes: Vec<Index>,
+    keyring: Keyring,
+}
+
+/// Loads the keyring, then fetches and verifies every repository's index for `req.arch`.
+async fn prepare(req: &InstallRequest<'_>, fetcher: &Fetcher<'_>) -> Result<Prepared, ApkError> {
+    let keyring = load_keyring(req, fetcher).await?;
     let specs = req
         .repositories
         .iter()
@@ -68,13 +67,12 @@ pub async fn run(
         .collect::<Result<Vec<_>, _>>()?;
     let arch = req.arch.as_str();
     let check = (!req.ignore_signatures).then_some(&keyring);
-    let fetcher = &fetcher;
     // Indices, not references, feed the streams: a future that holds a closure over
     // references is not `Send` for every lifetime, and the image builder spawns this one.
-    let specs = &specs;
+    let specs_ref = &specs;
     let indexes: Vec<Index> = stream::iter(0..specs.len())
         .map(|i| async move {
-            let spec = &specs[i];
+            let spec = &specs_ref[i];
             let location = spec.join(&format!("{arch}/APKINDEX.tar.gz"));
             let what = location.display();
             let cache = format!("indexes/{}/APKINDEX.tar.gz", url_key(&what));
@@ -87,29 +85,104 @@ pub async fn run(
     if req.ignore_signatures {
         tracing::warn!("index signatures are not checked (--ignore-signatures)");
     }
+    Ok(Prepared {
+        specs,
+        indexes,
+        keyring,
+    })
+}
 
-    let base = install::installed_db(tree)
+/// The installed database of `tree` (a base image), if it has one.
+fn base_index(tree: &crate::fs::Tree) -> Result<Option<Index>, ApkError> {
+    install::installed_db(tree)
         .map(Index::parse)
         .transpose()
-        .map_err(|e| ApkError::Malformed(format!("the base image's installed database: {e}")))?;
+        .map_err(|e| ApkError::Malformed(format!("the base image's installed database: {e}")))
+}
+
+/// The resolver's sources: the base image's packages (installed), then each repository.
+fn sources<'a>(base: Option<&'a Index>, prepared: &'a Prepared) -> Vec<Source<'a>> {
     let mut sources = Vec::new();
-    if let Some(base) = &base {
+    if let Some(base) = base {
         sources.push(Source {
             index: base,
             tag: None,
             installed: true,
         });
     }
-    let first_repo = sources.len();
-    for (spec, index) in specs.iter().zip(&indexes) {
+    for (spec, index) in prepared.specs.iter().zip(&prepared.indexes) {
         sources.push(Source {
             index,
             tag: spec.tag.as_deref(),
             installed: false,
         });
     }
+    sources
+}
+
+/// A package resolution chose, without downloading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    /// Package name.
+    pub name: String,
+    /// Full version.
+    pub version: String,
+    /// Where its `.apk` is, without credentials.
+    pub url: String,
+}
+
+/// Resolves `req.packages` over the repositories (and the installed database of `tree`, a
+/// base image) without downloading or installing anything: what `apko show-packages` prints.
+pub async fn resolve_only(
+    req: &InstallRequest<'_>,
+    tree: &crate::fs::Tree,
+) -> Result<Vec<Resolved>, ApkError> {
+    let fetcher = Fetcher::new(
+        req.resolver,
+        req.cache_dir.clone(),
+        req.offline,
+        &req.ca_certificates,
+    )?;
+    let prepared = prepare(req, &fetcher).await?;
+    let base = base_index(tree)?;
+    let sources = sources(base.as_ref(), &prepared);
+    let first_repo = sources.len() - prepared.specs.len();
     let resolver = Resolver::new(sources);
     let order = resolver.resolve(&req.packages)?;
+    Ok(order
+        .into_iter()
+        .map(|id| {
+            let p = resolver.package(id);
+            let spec = &prepared.specs[id.source as usize - first_repo];
+            Resolved {
+                name: p.name().to_string(),
+                version: p.version().to_string(),
+                url: spec.join(&format!("{}/{}.apk", req.arch, p.id())).display(),
+            }
+        })
+        .collect())
+}
+
+/// Runs one installation (see [`super::install`]).
+pub async fn run(
+    req: &InstallRequest<'_>,
+    tree: &mut crate::fs::Tree,
+) -> Result<Vec<InstalledPackage>, ApkError> {
+    let fetcher = Fetcher::new(
+        req.resolver,
+        req.cache_dir.clone(),
+        req.offline,
+        &req.ca_certificates,
+    )?;
+    let prepared = prepare(req, &fetcher).await?;
+    let arch = req.arch.as_str();
+    let fetcher = &fetcher;
+    let base = base_index(tree)?;
+    let sources = sources(base.as_ref(), &prepared);
+    let first_repo = sources.len() - prepared.specs.len();
+    let resolver = Resolver::new(sources);
+    let order = resolver.resolve(&req.packages)?;
+    let (specs, keyring) = (&prepared.specs, &prepared.keyring);
 
     // Download and verify everything before touching the tree.
     let resolver = &resolver;

@@ -9,6 +9,7 @@ mod login;
 mod publish;
 mod push;
 mod registry_args;
+mod show_packages;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
     /// Build an image from an apko configuration: OCI layout (existing directory) or docker
     /// tarball.
     Build(Box<build::BuildArgs>),
+    /// Show the packages and versions a build of the configuration would install, per
+    /// architecture (resolved from the signed indexes; nothing is downloaded).
+    ShowPackages(Box<show_packages::ShowPackagesArgs>),
     /// Resolve the configuration's packages for every architecture and write an apko
     /// lockfile (for `build --lockfile`).
     Lock(Box<lock::LockArgs>),
@@ -108,6 +112,7 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
+        Command::ShowPackages(args) => show_packages::run(*args, config),
         Command::Lock(args) => lock::run(*args, "lock.json", config),
         Command::Resolve(args) => {
             tracing::warn!(
