@@ -6,6 +6,7 @@ mod auth_args;
 mod build;
 mod lock;
 mod login;
+mod minirootfs;
 mod publish;
 mod push;
 mod registry_args;
@@ -53,6 +54,9 @@ enum Command {
     /// Deprecated name of `lock` (writes CONFIG.resolved.json), as in apko.
     #[command(hide = true)]
     Resolve(Box<lock::LockArgs>),
+    /// Build one architecture's root filesystem as a .tar.gz (the image's layer), for
+    /// chroots, WSL or `docker import`.
+    BuildMinirootfs(Box<minirootfs::MinirootfsArgs>),
     /// Print the configuration as apko reads it (includes merged, credentials redacted).
     ShowConfig {
         /// The apko configuration (YAML).
@@ -112,6 +116,7 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
+        Command::BuildMinirootfs(args) => minirootfs::run(*args, config),
         Command::ShowPackages(args) => show_packages::run(*args, config),
         Command::Lock(args) => lock::run(*args, "lock.json", config),
         Command::Resolve(args) => {

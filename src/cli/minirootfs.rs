@@ -1,0 +1,112 @@
+//! `apko build-minirootfs CONFIG OUTPUT.tar.gz`: the image's root filesystem for one
+//! architecture as a gzipped tar (the layer `apko build` writes, byte for byte), for
+//! chroots, WSL or `docker import`.
+
+use super::auth_args::AuthArgs;
+use super::build::{BuildFlags, build_image};
+use crate::image::config::{Arch, ImageConfig};
+use crate::image::output;
+use anyhow::{Context, bail};
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Flags of `apko build-minirootfs` (apko's, plus the cache and credential flags).
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  apko build-minirootfs apko.yaml rootfs.tar.gz --build-arch aarch64"
+)]
+pub struct MinirootfsArgs {
+    /// The apko configuration (YAML).
+    #[arg(value_name = "CONFIG")]
+    config_file: PathBuf,
+    /// The `.tar.gz` to write.
+    #[arg(value_name = "OUTPUT")]
+    output: PathBuf,
+    /// The architecture (apk or OCI name); the config's `archs` are ignored, as in apko.
+    #[arg(long, value_name = "ARCH", default_value_t = Arch::host().to_string())]
+    build_arch: String,
+    /// The build date (RFC 3339); SOURCE_DATE_EPOCH, when set, wins.
+    #[arg(long, value_name = "DATE")]
+    build_date: Option<String>,
+    /// Extra keys for the keyring.
+    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
+    keyring_append: Vec<String>,
+    /// Extra repositories (used to build and written into the tree).
+    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
+    repository_append: Vec<String>,
+    /// Extra build-only repositories.
+    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
+    build_repository_append: Vec<String>,
+    /// Extra packages.
+    #[arg(short = 'p', long = "package-append", value_name = "PACKAGE")]
+    package_append: Vec<String>,
+    /// Do not verify repository signatures (dangerous).
+    #[arg(long)]
+    ignore_signatures: bool,
+    /// Use only the download cache; no network.
+    #[arg(long)]
+    offline: bool,
+    /// Directory of downloaded packages and indexes.
+    #[arg(long, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    auth: AuthArgs,
+}
+
+/// Runs `apko build-minirootfs`.
+pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+    if args.output.is_dir() || args.output.to_string_lossy().ends_with('/') {
+        bail!(
+            "{} is a directory; name the .tar.gz to write",
+            args.output.display()
+        );
+    }
+    let ic = ImageConfig::load(&args.config_file, &[])?;
+    if ic.contents.baseimage.is_some() {
+        bail!(
+            "build-minirootfs writes a whole root filesystem from packages; {} builds on a base image (contents.baseimage): use `apko build`",
+            args.config_file.display()
+        );
+    }
+    let arch = Arch::parse(&args.build_arch);
+    if !ic.archs.is_empty() {
+        tracing::warn!("ignoring archs in config, only building for {arch}");
+    }
+    let flags = BuildFlags {
+        arch: vec![arch.to_string()],
+        keyring_append: args.keyring_append,
+        repository_append: args.repository_append,
+        build_repository_append: args.build_repository_append,
+        package_append: args.package_append,
+        annotations: Vec::new(),
+        build_date: args.build_date,
+        offline: args.offline,
+        cache_dir: args.cache_dir,
+        lockfile: None,
+        include_paths: Vec::new(),
+        ignore_signatures: args.ignore_signatures,
+        sbom: false,
+        sbom_path: None,
+        sbom_formats: "spdx".into(),
+        vcs: false,
+        auth: args.auth,
+    };
+    let resolver = Arc::new(flags.auth.resolver(config_dir, Vec::new())?);
+    let built = build_image(&args.config_file, &flags, resolver)?;
+    let layer = built
+        .images
+        .first()
+        .and_then(|i| i.layers.last())
+        .context("the build produced no layer")?;
+    output::write_file_atomically(&args.output, &layer.data)
+        .with_context(|| format!("writing {}", args.output.display()))?;
+    tracing::info!(
+        "wrote minirootfs {} ({} bytes, {})",
+        args.output.display(),
+        layer.data.len(),
+        layer.descriptor.digest
+    );
+    Ok(ExitCode::SUCCESS)
+}
