@@ -443,3 +443,38 @@ fn show_packages_prints_the_resolution_without_downloading_a_package() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn build_refuses_a_lockfile_made_from_another_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::os::unix::fs::symlink(format!("{TESTDATA}/apko-cli"), d.join("testdata")).unwrap();
+    let config = std::fs::read_to_string(format!("{TESTDATA}/apko-cli/apko.yaml")).unwrap();
+    std::fs::write(d.join("apko.yaml"), &config).unwrap();
+    ok(&apko(d, &["lock", "apko.yaml"]));
+    // The config changes after locking: the lockfile no longer describes it.
+    std::fs::write(
+        d.join("apko.yaml"),
+        format!("{config}\nannotations:\n  a: b\n"),
+    )
+    .unwrap();
+    let build = [
+        "build",
+        "apko.yaml",
+        "app:1",
+        "out.tar",
+        "--sbom=false",
+        "--lockfile",
+        "apko.lock.json",
+    ];
+    let out = apko(d, &build);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr(&out),
+        "Error: the lock file apko.lock.json was made from another version of apko.yaml (or of a file it includes): regenerate it with `apko lock apko.yaml`\n"
+    );
+    assert!(!d.join("out.tar").exists());
+    // Regenerated, it builds.
+    ok(&apko(d, &["lock", "apko.yaml"]));
+    ok(&apko(d, &build));
+}

@@ -182,7 +182,10 @@ pub fn build_image(
     flags: &BuildFlags,
     resolver: Arc<crate::auth::Resolver>,
 ) -> anyhow::Result<build::Built> {
-    let mut ic = ImageConfig::load(config_file, &flags.include_paths)?;
+    let (mut ic, checksum) = ImageConfig::load_with_checksum(config_file, &flags.include_paths)?;
+    if let Some(lockfile) = &flags.lockfile {
+        check_lockfile(lockfile, config_file, &checksum)?;
+    }
     ic.contents
         .keyring
         .extend(flags.keyring_append.iter().cloned());
@@ -239,6 +242,29 @@ pub fn build_image(
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(build::build(&ic, opts))
+}
+
+/// As apko: a lockfile made from another version of the config (or of a file it includes) is
+/// refused; one without the config's checksum (older apko) only gets a warning.
+fn check_lockfile(lockfile: &Path, config_file: &Path, checksum: &str) -> anyhow::Result<()> {
+    let text = std::fs::read(lockfile)
+        .with_context(|| format!("failed to load lock-file {}", lockfile.display()))?;
+    let lock: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("failed to load lock-file {}", lockfile.display()))?;
+    match lock["config"]["checksum"].as_str() {
+        None => tracing::warn!(
+            "the lock file {} does not contain the checksum of the config; regenerate it with `apko lock`",
+            lockfile.display()
+        ),
+        Some(locked) if locked != checksum => bail!(
+            "the lock file {} was made from another version of {} (or of a file it includes): regenerate it with `apko lock {}`",
+            lockfile.display(),
+            config_file.display(),
+            config_file.display()
+        ),
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// `apko show-config`: the configuration after `include`, as YAML, with credentials in
