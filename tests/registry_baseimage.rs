@@ -9,6 +9,20 @@ use registry_common::{Cli, blobs};
 
 const LOCK: &str = r#"{"version":"v1","contents":{"keyring":[],"build_repositories":[],"runtime_repositories":[],"repositories":[],"packages":[]}}"#;
 
+/// An empty lockfile made for `config` (so that `build` neither refuses nor warns about it).
+fn lock_for(config: &str) -> String {
+    use sha2::Digest;
+    let checksum = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        sha2::Sha256::digest(config.as_bytes()),
+    );
+    LOCK.replacen(
+        r#""contents""#,
+        &format!(r#""config":{{"name":"apko.yaml","checksum":"sha256-{checksum}"}},"contents""#),
+        1,
+    )
+}
+
 #[test]
 fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
     let registry = Registry::start_htpasswd();
@@ -80,14 +94,12 @@ fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
     // Without credentials for that registry, the error says which and what to do.
     let mut anonymous = Cli::new();
     anonymous.env("SOURCE_DATE_EPOCH", "1700000000");
-    anonymous.file("apko.lock.json", LOCK);
-    anonymous.file(
-        "apko.yaml",
-        &format!(
-            "contents:\n  baseimage:\n    image: {h}/base:1\n    apkindex: {}\n",
-            base.display()
-        ),
+    let config = format!(
+        "contents:\n  baseimage:\n    image: {h}/base:1\n    apkindex: {}\n",
+        base.display()
     );
+    anonymous.file("apko.lock.json", &lock_for(&config));
+    anonymous.file("apko.yaml", &config);
     let dir = anonymous.path("out");
     std::fs::create_dir(&dir).unwrap();
     let out = anonymous.run(&[

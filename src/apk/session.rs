@@ -48,6 +48,15 @@ fn package_cache_key(checksum: &str) -> Option<String> {
     Some(format!("packages/{}.apk", hex::encode(digest)))
 }
 
+fn fetcher<'a>(req: &'a InstallRequest<'_>) -> Result<Fetcher<'a>, ApkError> {
+    Fetcher::new(
+        req.resolver,
+        req.cache_dir.clone(),
+        req.offline,
+        &req.ca_certificates,
+    )
+}
+
 /// What resolving needs: the repositories (build-only ones last), their verified indexes and
 /// the keyring.
 struct Prepared {
@@ -137,12 +146,7 @@ pub async fn resolve_only(
     req: &InstallRequest<'_>,
     tree: &crate::fs::Tree,
 ) -> Result<Vec<Resolved>, ApkError> {
-    let fetcher = Fetcher::new(
-        req.resolver,
-        req.cache_dir.clone(),
-        req.offline,
-        &req.ca_certificates,
-    )?;
+    let fetcher = fetcher(req)?;
     let prepared = prepare(req, &fetcher).await?;
     let base = base_index(tree)?;
     let sources = sources(base.as_ref(), &prepared);
@@ -168,12 +172,7 @@ pub async fn run(
     req: &InstallRequest<'_>,
     tree: &mut crate::fs::Tree,
 ) -> Result<Vec<InstalledPackage>, ApkError> {
-    let fetcher = Fetcher::new(
-        req.resolver,
-        req.cache_dir.clone(),
-        req.offline,
-        &req.ca_certificates,
-    )?;
+    let fetcher = fetcher(req)?;
     let prepared = prepare(req, &fetcher).await?;
     let arch = req.arch.as_str();
     let fetcher = &fetcher;

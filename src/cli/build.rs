@@ -1,6 +1,7 @@
 //! `apko build CONFIG TAG OUTPUT`, with real apko's flags plus `--auth`/`--auth-file`.
 
 use super::auth_args::AuthArgs;
+use super::source_args::SourceArgs;
 use crate::image::build::{self, Options};
 use crate::image::config::{Arch, ImageConfig, arch};
 use crate::image::{layer, oci, output, sbom, vcs};
@@ -38,15 +39,6 @@ pub struct BuildFlags {
     /// `archs`, else all.
     #[arg(long, value_delimiter = ',')]
     pub arch: Vec<String>,
-    /// Extra keys for the keyring.
-    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
-    pub keyring_append: Vec<String>,
-    /// Extra repositories (used to build and written into the image).
-    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
-    pub repository_append: Vec<String>,
-    /// Extra build-only repositories (never written into the image).
-    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
-    pub build_repository_append: Vec<String>,
     /// Extra packages.
     #[arg(short = 'p', long = "package-append", value_name = "PACKAGE")]
     pub package_append: Vec<String>,
@@ -56,12 +48,6 @@ pub struct BuildFlags {
     /// The build date (RFC 3339); SOURCE_DATE_EPOCH, when set, wins.
     #[arg(long, value_name = "DATE")]
     pub build_date: Option<String>,
-    /// Use only the download cache; no network.
-    #[arg(long)]
-    pub offline: bool,
-    /// Directory of downloaded packages and indexes.
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
     /// An apko lockfile: install exactly the packages it lists.
     #[arg(long, value_name = "FILE")]
     pub lockfile: Option<PathBuf>,
@@ -84,6 +70,8 @@ pub struct BuildFlags {
     /// Take `vcs-url` from the git repository holding CONFIG when the config sets none.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub vcs: bool,
+    #[command(flatten)]
+    pub source: SourceArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
 }
@@ -186,15 +174,7 @@ pub fn build_image(
     if let Some(lockfile) = &flags.lockfile {
         check_lockfile(lockfile, config_file, &checksum)?;
     }
-    ic.contents
-        .keyring
-        .extend(flags.keyring_append.iter().cloned());
-    ic.contents
-        .repositories
-        .extend(flags.repository_append.iter().cloned());
-    ic.contents
-        .build_repositories
-        .extend(flags.build_repository_append.iter().cloned());
+    flags.source.apply(&mut ic);
     ic.contents
         .packages
         .extend(flags.package_append.iter().cloned());
@@ -229,18 +209,14 @@ pub fn build_image(
         archs,
         build_date,
         ignore_signatures: flags.ignore_signatures,
-        offline: flags.offline,
-        cache_dir: flags.cache_dir.clone(),
+        offline: flags.source.offline,
+        cache_dir: flags.source.cache_dir.clone(),
         lockfile: flags.lockfile.clone(),
         resolver,
         threads: layer::threads(),
         progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(layer::threads())
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     runtime.block_on(build::build(&ic, opts))
 }
 

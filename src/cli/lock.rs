@@ -2,8 +2,9 @@
 //! `apko build --lockfile` installs exactly. `apko resolve` is apko's deprecated name for it.
 
 use super::auth_args::AuthArgs;
+use super::source_args::SourceArgs;
 use crate::image::config::{ImageConfig, arch};
-use crate::image::{layer, lock, output};
+use crate::image::{lock, output};
 use crate::registry::baseimage::is_reference;
 use crate::registry::reference::Reference;
 use anyhow::{Context, bail};
@@ -28,27 +29,14 @@ pub struct LockArgs {
     /// `archs`, else all.
     #[arg(long, value_delimiter = ',')]
     arch: Vec<String>,
-    /// Extra keys for the keyring.
-    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
-    keyring_append: Vec<String>,
-    /// Extra repositories.
-    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
-    repository_append: Vec<String>,
-    /// Extra build-only repositories.
-    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
-    build_repository_append: Vec<String>,
     /// Directories searched for `include` files.
     #[arg(long, value_name = "DIR")]
     include_paths: Vec<PathBuf>,
     /// Do not verify repository signatures (dangerous).
     #[arg(long)]
     ignore_signatures: bool,
-    /// Use only the download cache; no network.
-    #[arg(long)]
-    offline: bool,
-    /// Directory of downloaded packages and indexes.
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -67,29 +55,8 @@ pub fn run(args: LockArgs, extension: &str, config_dir: Option<&Path>) -> anyhow
     }
     let (mut ic, checksum) =
         ImageConfig::load_with_checksum(&args.config_file, &args.include_paths)?;
-    ic.contents
-        .keyring
-        .extend(args.keyring_append.iter().cloned());
-    ic.contents
-        .repositories
-        .extend(args.repository_append.iter().cloned());
-    ic.contents
-        .build_repositories
-        .extend(args.build_repository_append.iter().cloned());
-    let archs = if !args.arch.is_empty() {
-        arch::parse_list(&args.arch)
-    } else if !ic.archs.is_empty() {
-        // The config's order, as apko keeps it.
-        let mut archs: Vec<arch::Arch> = Vec::new();
-        for a in arch::parse_list_in_order(&ic.archs) {
-            if !archs.contains(&a) {
-                archs.push(a);
-            }
-        }
-        archs
-    } else {
-        arch::parse_list(&["all".into()])
-    };
+    args.source.apply(&mut ic);
+    let archs = arch::select(&args.arch, &ic.archs);
     if args.ignore_signatures {
         tracing::warn!("ignoring signatures is not recommended");
     }
@@ -110,15 +77,11 @@ pub fn run(args: LockArgs, extension: &str, config_dir: Option<&Path>) -> anyhow
     let opts = lock::Options {
         archs,
         ignore_signatures: args.ignore_signatures,
-        offline: args.offline,
-        cache_dir: args.cache_dir.clone(),
+        offline: args.source.offline,
+        cache_dir: args.source.cache_dir.clone(),
         resolver: Arc::new(args.auth.resolver(config_dir, primary)?),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(layer::threads())
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let name = args.config_file.to_string_lossy().into_owned();
     let lock = runtime.block_on(lock::lock(&ic, name, checksum, &opts))?;
     output::write_file_atomically(&output, &lock.to_json())

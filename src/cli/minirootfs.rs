@@ -4,6 +4,7 @@
 
 use super::auth_args::AuthArgs;
 use super::build::{BuildFlags, build_image};
+use super::source_args::SourceArgs;
 use crate::image::config::{Arch, ImageConfig};
 use crate::image::output;
 use anyhow::{Context, bail};
@@ -30,27 +31,14 @@ pub struct MinirootfsArgs {
     /// The build date (RFC 3339); SOURCE_DATE_EPOCH, when set, wins.
     #[arg(long, value_name = "DATE")]
     build_date: Option<String>,
-    /// Extra keys for the keyring.
-    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
-    keyring_append: Vec<String>,
-    /// Extra repositories (used to build and written into the tree).
-    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
-    repository_append: Vec<String>,
-    /// Extra build-only repositories.
-    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
-    build_repository_append: Vec<String>,
     /// Extra packages.
     #[arg(short = 'p', long = "package-append", value_name = "PACKAGE")]
     package_append: Vec<String>,
     /// Do not verify repository signatures (dangerous).
     #[arg(long)]
     ignore_signatures: bool,
-    /// Use only the download cache; no network.
-    #[arg(long)]
-    offline: bool,
-    /// Directory of downloaded packages and indexes.
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -76,14 +64,10 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
     }
     let flags = BuildFlags {
         arch: vec![arch.to_string()],
-        keyring_append: args.keyring_append,
-        repository_append: args.repository_append,
-        build_repository_append: args.build_repository_append,
         package_append: args.package_append,
         annotations: Vec::new(),
         build_date: args.build_date,
-        offline: args.offline,
-        cache_dir: args.cache_dir,
+        source: args.source,
         lockfile: None,
         include_paths: Vec::new(),
         ignore_signatures: args.ignore_signatures,

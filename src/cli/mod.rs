@@ -11,6 +11,7 @@ mod publish;
 mod push;
 mod registry_args;
 mod show_packages;
+mod source_args;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
@@ -90,6 +91,16 @@ fn parse_level(text: &str) -> Result<LevelFilter, String> {
     text.to_ascii_lowercase()
         .parse()
         .map_err(|_| format!("unknown log level {text:?}; use trace, debug, info, warn or error"))
+}
+
+/// The async runtime a command runs its network and build work on, one worker per core.
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .worker_threads(crate::image::layer::threads())
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Parses the command line and runs it.

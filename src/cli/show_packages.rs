@@ -2,12 +2,11 @@
 //! architecture, resolved from the signed indexes without downloading a package.
 
 use super::auth_args::AuthArgs;
+use super::source_args::SourceArgs;
 use crate::apk;
-use crate::fs::Tree;
-use crate::image::base::BaseImage;
 use crate::image::build::base_layout;
 use crate::image::config::{ImageConfig, arch};
-use crate::image::layer;
+use crate::image::lock;
 use anyhow::{Context, anyhow, bail};
 use clap::Args;
 use std::io::Write;
@@ -58,18 +57,8 @@ pub struct ShowPackagesArgs {
     /// `archs`, else all.
     #[arg(long, value_delimiter = ',')]
     arch: Vec<String>,
-    /// Extra keys for the keyring.
-    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
-    keyring_append: Vec<String>,
-    /// Extra repositories.
-    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
-    repository_append: Vec<String>,
-    /// Use only the download cache; no network.
-    #[arg(long)]
-    offline: bool,
-    /// Directory of downloaded packages and indexes.
-    #[arg(long, value_name = "DIR")]
-    cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    source: SourceArgs,
     #[command(flatten)]
     auth: AuthArgs,
 }
@@ -132,54 +121,22 @@ fn render(pieces: &[Piece], p: &apk::session::Resolved) -> String {
 pub fn run(args: ShowPackagesArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
     let pieces = parse_format(&args.format)?;
     let mut ic = ImageConfig::load(&args.config_file, &[])?;
-    ic.contents
-        .keyring
-        .extend(args.keyring_append.iter().cloned());
-    ic.contents
-        .repositories
-        .extend(args.repository_append.iter().cloned());
-    let archs = if !args.arch.is_empty() {
-        arch::parse_list(&args.arch)
-    } else if !ic.archs.is_empty() {
-        let mut archs: Vec<arch::Arch> = Vec::new();
-        for a in arch::parse_list_in_order(&ic.archs) {
-            if !archs.contains(&a) {
-                archs.push(a);
-            }
-        }
-        archs
-    } else {
-        arch::parse_list(&["all".into()])
+    args.source.apply(&mut ic);
+    let archs = arch::select(&args.arch, &ic.archs);
+    let opts = lock::Options {
+        archs: archs.clone(),
+        ignore_signatures: false,
+        offline: args.source.offline,
+        cache_dir: args.source.cache_dir.clone(),
+        resolver: Arc::new(args.auth.resolver(config_dir, Vec::new())?),
     };
-    let resolver = Arc::new(args.auth.resolver(config_dir, Vec::new())?);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .worker_threads(layer::threads())
-        .build()
-        .context("cannot start the async runtime")?;
+    let runtime = super::runtime()?;
     let lines = runtime.block_on(async {
-        let base = base_layout(&ic, &archs, &resolver, args.offline).await?;
+        let base = base_layout(&ic, &archs, &opts.resolver, opts.offline).await?;
         let mut lines = String::new();
         for arch in &archs {
-            let mut tree = Tree::new();
-            if let Some(b) = &base {
-                BaseImage::open(&b.path, arch)?
-                    .unpack(&mut tree)
-                    .map_err(|e| anyhow!("base image: {e}"))?;
-            }
-            let req = apk::InstallRequest {
-                repositories: ic.contents.repositories.clone(),
-                build_repositories: ic.contents.build_repositories.clone(),
-                keyring: ic.contents.keyring.clone(),
-                packages: ic.contents.packages.clone(),
-                arch: arch.to_apk().to_string(),
-                ignore_signatures: false,
-                cache_dir: args.cache_dir.clone(),
-                offline: args.offline,
-                build_time: 0,
-                resolver: &resolver,
-                ca_certificates: Vec::new(),
-            };
+            let tree = lock::base_tree(base.as_ref().map(|b| b.path.as_path()), arch)?;
+            let req = lock::install_request(&ic, &opts, arch);
             let resolved = apk::session::resolve_only(&req, &tree)
                 .await
                 .with_context(|| format!("resolving {arch}"))?;

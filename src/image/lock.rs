@@ -82,7 +82,7 @@ impl From<&apk::package::Section> for Range {
     }
 }
 
-/// How to resolve.
+/// How to resolve (`lock` and `show-packages`).
 pub struct Options {
     /// In the order they are written.
     pub archs: Vec<Arch>,
@@ -192,21 +192,25 @@ pub async fn lock(
     })
 }
 
-/// One architecture: the base image (if any) unpacked, then the packages resolved,
-/// downloaded, verified and installed into a scratch tree.
-async fn resolve_arch(
-    ic: &ImageConfig,
-    opts: &Options,
-    arch: &Arch,
-    base_dir: Option<&std::path::Path>,
-) -> anyhow::Result<(Vec<InstalledPackage>, Tree)> {
+/// The tree packages resolve against for `arch`: the base image's (unpacked from the layout
+/// at `base_dir`), else empty.
+pub fn base_tree(base_dir: Option<&std::path::Path>, arch: &Arch) -> anyhow::Result<Tree> {
     let mut tree = Tree::new();
     if let Some(dir) = base_dir {
         BaseImage::open(dir, arch)?
             .unpack(&mut tree)
             .map_err(|e| anyhow!("base image: {e}"))?;
     }
-    let req = apk::InstallRequest {
+    Ok(tree)
+}
+
+/// What to resolve for `arch`: the configuration's repositories, keys and packages.
+pub fn install_request<'a>(
+    ic: &ImageConfig,
+    opts: &'a Options,
+    arch: &Arch,
+) -> apk::InstallRequest<'a> {
+    apk::InstallRequest {
         repositories: ic.contents.repositories.clone(),
         build_repositories: ic.contents.build_repositories.clone(),
         keyring: ic.contents.keyring.clone(),
@@ -218,8 +222,19 @@ async fn resolve_arch(
         build_time: 0,
         resolver: &opts.resolver,
         ca_certificates: Vec::new(),
-    };
-    let installed = apk::install(&req, &mut tree).await?;
+    }
+}
+
+/// One architecture: the base image (if any) unpacked, then the packages resolved,
+/// downloaded, verified and installed into a scratch tree.
+async fn resolve_arch(
+    ic: &ImageConfig,
+    opts: &Options,
+    arch: &Arch,
+    base_dir: Option<&std::path::Path>,
+) -> anyhow::Result<(Vec<InstalledPackage>, Tree)> {
+    let mut tree = base_tree(base_dir, arch)?;
+    let installed = apk::install(&install_request(ic, opts, arch), &mut tree).await?;
     Ok((installed, tree))
 }
 

@@ -78,6 +78,24 @@ pub fn parse_list(values: &[String]) -> Vec<Arch> {
     archs
 }
 
+/// The architectures a command works on: `--arch` values (sorted, as apko parses the flag),
+/// else the config's `archs` in their order (as apko keeps them), else all.
+pub fn select(flag: &[String], config: &[String]) -> Vec<Arch> {
+    if !flag.is_empty() {
+        return parse_list(flag);
+    }
+    if config.is_empty() {
+        return parse_list(&["all".into()]);
+    }
+    let mut archs: Vec<Arch> = Vec::new();
+    for a in parse_list_in_order(config) {
+        if !archs.contains(&a) {
+            archs.push(a);
+        }
+    }
+    archs
+}
+
 /// The same, in the order given and with repeats kept (the config's `archs`, which apko
 /// does not sort).
 pub fn parse_list_in_order(values: &[String]) -> Vec<Arch> {

@@ -1,0 +1,38 @@
+//! The flags that say where packages come from, shared by every command that resolves them
+//! (`build`, `publish`, `build-minirootfs`, `lock`, `show-packages`), with apko's names.
+
+use crate::image::config::ImageConfig;
+use clap::Args;
+use std::path::PathBuf;
+
+/// `-k`, `-r`, `-b`, `--offline`, `--cache-dir`.
+#[derive(Debug, Default, Args)]
+pub struct SourceArgs {
+    /// Extra keys for the keyring.
+    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
+    pub keyring_append: Vec<String>,
+    /// Extra repositories (used to build and written into the image).
+    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
+    pub repository_append: Vec<String>,
+    /// Extra build-only repositories (never written into the image).
+    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
+    pub build_repository_append: Vec<String>,
+    /// Use only the download cache; no network.
+    #[arg(long)]
+    pub offline: bool,
+    /// Directory of downloaded packages and indexes.
+    #[arg(long, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl SourceArgs {
+    /// Appends the extra keys and repositories to the configuration, as apko does.
+    pub fn apply(&self, ic: &mut ImageConfig) {
+        let c = &mut ic.contents;
+        c.keyring.extend(self.keyring_append.iter().cloned());
+        c.repositories
+            .extend(self.repository_append.iter().cloned());
+        c.build_repositories
+            .extend(self.build_repository_append.iter().cloned());
+    }
+}
