@@ -581,26 +581,89 @@ fn item48_49_login_through_helper_and_to_file() {
     assert_eq!(mode(&path), 0o600);
     assert_eq!(mode(path.parent().unwrap()), 0o700);
     // With a helper: the helper gets the secret, the file only `{}`, unknown fields kept.
-    let (h, log) = w.helper("rec", &[]);
+    // The recorder answers r.example:5000 with what is stored, the hub with nothing and
+    // old.example with another user (as secretservice 0.6.4 after a login as another user).
+    let (h, log) = w.helper(
+        "rec",
+        &[("r.example:5000", "u", "pw"), ("old.example", "old", "x")],
+    );
     std::fs::write(
         &path,
         format!(r#"{{"psFormat":"table","credsStore":"{h}","auths":{{"r.example:5000":{{"auth":"{}"}}}},"x":{{"y":[1,2]}}}}"#, b64("old:old")),
     )
     .unwrap();
-    login::login(&loc, None, "hubuser", &pw).unwrap();
-    login::login(&loc, Some("r.example:5000"), "u", &pw).unwrap();
+    let hub = login::login(&loc, None, "hubuser", &pw).unwrap();
+    assert_eq!(
+        hub.warnings,
+        [format!(
+            "WARNING: {h} stored the credentials for https://index.docker.io/v1/ but does not find them: lookups will not use them."
+        )]
+    );
+    let stored = login::login(&loc, Some("r.example:5000"), "u", &pw).unwrap();
+    assert!(stored.warnings.is_empty(), "{:?}", stored.warnings);
+    let old = login::login(&loc, Some("old.example"), "u", &pw).unwrap();
+    assert_eq!(
+        old.warnings,
+        [format!(
+            "WARNING: {h} answers old.example with other credentials than the ones just stored: check `{h} list` and erase the other entry."
+        )]
+    );
     assert_eq!(
         calls(&log),
         [
+            "get https://index.docker.io/v1/",
             r#"store {"ServerURL":"https://index.docker.io/v1/","Username":"hubuser","Secret":"pw"}"#,
+            "get https://index.docker.io/v1/",
+            "get r.example:5000",
             r#"store {"ServerURL":"r.example:5000","Username":"u","Secret":"pw"}"#,
+            "get r.example:5000",
+            // Another user's entry is erased first (secretservice would keep both).
+            "get old.example",
+            "erase old.example",
+            r#"store {"ServerURL":"old.example","Username":"u","Secret":"pw"}"#,
+            "get old.example",
         ]
     );
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     assert_eq!(
         v,
-        serde_json::json!({"psFormat":"table","credsStore":h,"auths":{"r.example:5000":{},"https://index.docker.io/v1/":{}},"x":{"y":[1,2]}})
+        serde_json::json!({"psFormat":"table","credsStore":h,"auths":{"r.example:5000":{},"https://index.docker.io/v1/":{},"old.example":{}},"x":{"y":[1,2]}})
+    );
+}
+
+#[test]
+fn login_as_another_user_puts_the_previous_entry_back_when_the_store_fails() {
+    let w = World::new();
+    let log = w.path("full.log");
+    let body = format!(
+        "input=$(cat)\nprintf '%s %s\\n' \"$1\" \"$input\" >> '{}'\ncase \"$1:$input\" in\n  get:*) printf '%s' '{{\"ServerURL\":\"r.example\",\"Username\":\"old\",\"Secret\":\"old-pw\"}}';;\n  store:*'\"new\"'*) echo 'disk full'; exit 1;;\nesac\nexit 0",
+        log.display()
+    );
+    let h = apko_test_support::fake_helper(w.dir.path(), "full", &body);
+    let path = w.docker(&format!(r#"{{"credsStore":"{}"}}"#, h.display()));
+    let pw = apko_credential::Secret::from("new-pw".to_string());
+    let err = login::login(&w.locations(None), Some("r.example"), "new", &pw).unwrap_err();
+    assert_eq!(
+        format!("{err:#}"),
+        format!(
+            "cannot store the credentials for r.example (the previous credentials were put back): credential helper {} (store) failed with exit status 1: disk full",
+            h.display()
+        )
+    );
+    assert_eq!(
+        calls(&log),
+        [
+            "get r.example",
+            "erase r.example",
+            r#"store {"ServerURL":"r.example","Username":"new","Secret":"new-pw"}"#,
+            r#"store {"ServerURL":"r.example","Username":"old","Secret":"old-pw"}"#,
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        format!(r#"{{"credsStore":"{}"}}"#, h.display()),
+        "the config is not touched"
     );
 }
 

@@ -171,18 +171,26 @@ fn docker_credential_secretservice_fails_the_items_its_quirks_predict() {
     let service = SecretService::start();
     let run = test_helper("secretservice", &service.env);
     // Debian's 0.6.4: an entry stored with an empty secret cannot be read back (9), and so
-    // `list` shows a key `get` cannot read (21); a second store keeps the first username (14);
-    // no --version/--help (24).
-    assert_eq!(run.failed(), [9, 14, 21, 24], "{}", run.summary());
-    assert_eq!(run.code, Some(1));
-    // It adds a second item rather than replacing the first; which one `get` and `list`
-    // answer depends on the keyring's search order.
+    // `list` shows a key `get` cannot read (21); no --version/--help (24).
+    // A second store with another username adds a second item instead of replacing the first
+    // (14). Which item `get` and `list` answer is fixed for one gnome-keyring run but differs
+    // between runs: in about 1 run in 25 both answer with the newer item, and then nothing the
+    // protocol can ask shows the older one (`erase` removes both), so item 14 passes.
+    let failed = run.failed();
     assert!(
-        run.detail(14).ends_with("\"u1\") instead of \"u2\"")
-            || run.detail(14).ends_with("\"u1\" instead of \"u2\""),
-        "{}",
-        run.detail(14)
+        failed == [9, 14, 21, 24] || failed == [9, 21, 24],
+        "{failed:?}\n{}",
+        run.summary()
     );
+    assert_eq!(run.code, Some(1));
+    if failed.contains(&14) {
+        assert!(
+            run.detail(14).ends_with("\"u1\") instead of \"u2\"")
+                || run.detail(14).ends_with("\"u1\" instead of \"u2\""),
+            "{}",
+            run.detail(14)
+        );
+    }
     assert!(
         run.detail(21).contains("/empty-secret\": get failed"),
         "{}",

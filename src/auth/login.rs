@@ -81,17 +81,18 @@ fn store(
     match helper_for(file.as_ref(), &key) {
         Some((helper, origin)) => {
             let program = Program::new(&helper).origin(origin);
-            program
-                .store(&Credentials {
-                    server_url: key.clone(),
-                    username: if identity_token {
-                        apko_credential::wire::TOKEN_USERNAME.to_string()
-                    } else {
-                        username.to_string()
-                    },
-                    secret: secret.clone(),
-                })
-                .with_context(|| format!("cannot store the credentials for {key}"))?;
+            let creds = Credentials {
+                server_url: key.clone(),
+                username: if identity_token {
+                    apko_credential::wire::TOKEN_USERNAME.to_string()
+                } else {
+                    username.to_string()
+                },
+                secret: secret.clone(),
+            };
+            if let Some(w) = store_replacing(&program, &creds)? {
+                warnings.push(w);
+            }
             write::update(&path, |root| {
                 set_entry(root, &key, Map::new());
                 true
@@ -133,6 +134,56 @@ fn store(
             })
         }
     }
+}
+
+/// Stores `creds` in place of what the helper holds for their server. Some helpers key an entry
+/// by URL *and* username (docker-credential-secretservice 0.6.4): storing another user adds a
+/// second entry, and `get` or `list` may keep answering with the first. So an entry for another
+/// user is erased first, and put back if the store then fails. The stored entry is read back;
+/// a helper that does not find it gets a warning, since lookups would not use it.
+fn store_replacing(program: &Program, creds: &Credentials) -> anyhow::Result<Option<String>> {
+    let key = &creds.server_url;
+    let name = program.name();
+    let same = |got: &Credentials| {
+        got.username == creds.username && got.secret.expose() == creds.secret.expose()
+    };
+    // A helper that cannot answer `get` here will say so again below.
+    let previous = program.get(key).ok().flatten();
+    if let Some(old) = previous
+        .as_ref()
+        .filter(|old| old.username != creds.username)
+    {
+        tracing::debug!("erasing the entry of another user for {key} in {name} before storing");
+        program
+            .erase(key)
+            .with_context(|| format!("cannot replace the credentials for {key}"))?;
+        if let Err(e) = program.store(creds) {
+            let restored = match program.store(old) {
+                Ok(()) => "the previous credentials were put back",
+                Err(_) => "putting the previous credentials back failed too: log in again",
+            };
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot store the credentials for {key} ({restored})"
+            )));
+        }
+    } else {
+        program
+            .store(creds)
+            .with_context(|| format!("cannot store the credentials for {key}"))?;
+    }
+    Ok(match program.get(key) {
+        Ok(Some(got)) if same(&got) => None,
+        Ok(Some(_)) => Some(format!(
+            "WARNING: {name} answers {key} with other credentials than the ones just stored: \
+             check `{name} list` and erase the other entry."
+        )),
+        Ok(None) => Some(format!(
+            "WARNING: {name} stored the credentials for {key} but does not find them: lookups will not use them."
+        )),
+        Err(e) => Some(format!(
+            "WARNING: the credentials for {key} were stored, but reading them back failed: {e}"
+        )),
+    })
 }
 
 fn set_entry(root: &mut Map<String, Value>, key: &str, entry: Map<String, Value>) {
