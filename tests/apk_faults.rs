@@ -55,6 +55,7 @@ fn build_with(server: &Server, dir: &Path, extra: &[&str]) -> (Option<i32>, Stri
         .arg(dir.join("out.tar"))
         .args(extra)
         .env("HOME", dir)
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .env_remove("DOCKER_CONFIG")
         .env_remove("HTTP_AUTH")
         .env_remove("APKO_AUTH")
@@ -227,4 +228,90 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn the_default_cache_serves_packages_again_and_offline_and_clean_empties_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = server(0, |right| right);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let asked = || -> Vec<String> { s.requests().iter().map(|r| r.path().to_string()).collect() };
+    let (code, stderr) = build(&s, d);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(asked().len(), 3, "{:?}", asked());
+    let first = std::fs::read(d.join("out.tar")).unwrap();
+
+    // Again: the index is asked for again (it may have changed), the packages are not.
+    let (code, stderr) = build(&s, d);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(asked()[3..], ["/repo/x86_64/APKINDEX.tar.gz"]);
+    assert_eq!(std::fs::read(d.join("out.tar")).unwrap(), first);
+    let cache = d.join("cache/apko-rs");
+    let mode = std::fs::metadata(&cache).unwrap().permissions().mode() & 0o777;
+    assert_eq!(
+        mode, 0o700,
+        "the cache holds private repositories' packages"
+    );
+    for entry in std::fs::read_dir(cache.join("packages")).unwrap() {
+        let mode = entry.unwrap().metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    // Offline: nothing is asked for.
+    let (code, stderr) = build_with(&s, d, &["--offline"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(asked().len(), 4);
+    assert_eq!(std::fs::read(d.join("out.tar")).unwrap(), first);
+
+    let clean = |extra: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_apko"))
+            .arg("clean")
+            .args(extra)
+            .env("HOME", d)
+            .env("XDG_CACHE_HOME", d.join("cache"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        String::from_utf8(out.stderr).unwrap()
+    };
+    let bytes: u64 = [
+        "x86_64/APKINDEX.tar.gz",
+        "x86_64/busybox-1.35.0-r4.apk",
+        "x86_64/hello-1.0-r0.apk",
+    ]
+    .iter()
+    .map(|f| std::fs::metadata(Path::new(REPO).join(f)).unwrap().len())
+    .sum();
+    let size = format!("Cache size: {:.1} KiB in 3 files", bytes as f64 / 1024.0);
+    let stderr = clean(&["--dry-run"]);
+    assert!(
+        stderr.contains(&format!("Cleaning cache directory: {}", cache.display())),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&size), "{size}: {stderr}");
+    assert!(
+        stderr.contains("Dry run mode: nothing was deleted"),
+        "{stderr}"
+    );
+    assert!(cache.join("packages").is_dir());
+
+    let stderr = clean(&[]);
+    assert!(stderr.contains(&size), "{size}: {stderr}");
+    assert!(
+        stderr.contains("Cache directory cleaned successfully"),
+        "{stderr}"
+    );
+    assert!(!cache.exists());
+    let (code, stderr) = build_with(&s, d, &["--offline"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        stderr.contains(&format!(
+            "{}/repo/x86_64/APKINDEX.tar.gz is needed but the build is offline and it is not in the cache {}; run once without --offline",
+            s.url(),
+            cache.display()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(asked().len(), 4);
 }

@@ -15,6 +15,7 @@ fn apko(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("SOURCE_DATE_EPOCH", "0")
         .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("APKO_AUTH")
         .output()

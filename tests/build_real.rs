@@ -354,6 +354,7 @@ fn apko_build_fetches_a_private_http_repository_with_auth_file_credentials() {
     .unwrap();
     let build = |auth: &str, out: &str| {
         apko(dir.path())
+            .env("XDG_CACHE_HOME", dir.path().join("cache"))
             .args(["build", "apko.yaml", "private:1", out, "--auth-file", auth])
             .output()
             .unwrap()

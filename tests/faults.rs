@@ -130,6 +130,10 @@ fn a_hung_helper_and_its_children_are_gone_after_the_timeout() {
         while alive() && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(!alive(), "{file} {} still runs 500 ms after apko exited", pid.trim());
+        assert!(
+            !alive(),
+            "{file} {} still runs 500 ms after apko exited",
+            pid.trim()
+        );
     }
 }

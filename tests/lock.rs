@@ -18,6 +18,7 @@ fn apko(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .env("SOURCE_DATE_EPOCH", "0")
         .env("DOCKER_CONFIG", dir.join("docker"))
+        .env("XDG_CACHE_HOME", dir.join("cache"))
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("XDG_RUNTIME_DIR")
         .env_remove("APKO_AUTH")
@@ -279,6 +280,7 @@ fn a_private_repository_through_docker_credential_pass_leaves_no_credential_in_t
     cmd.current_dir(d)
         .args(["lock", "private.yaml"])
         .env("DOCKER_CONFIG", d.join("docker"))
+        .env("XDG_CACHE_HOME", d.join("cache"))
         .envs(store.env.iter().cloned())
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("APKO_AUTH");

@@ -2,6 +2,7 @@
 //! installing them into the image filesystem ([`crate::fs::Tree`]). Every download goes
 //! through the credential resolver ([`crate::auth::Resolver`]), per host.
 
+pub mod cache;
 pub mod db;
 pub mod error;
 pub mod fetch;

@@ -210,7 +210,7 @@ pub fn build_image(
         build_date,
         ignore_signatures: flags.ignore_signatures,
         offline: flags.source.offline,
-        cache_dir: flags.source.cache_dir.clone(),
+        cache_dir: flags.source.cache_dir(),
         lockfile: flags.lockfile.clone(),
         resolver,
         threads: layer::threads(),

@@ -78,7 +78,7 @@ pub fn run(args: LockArgs, extension: &str, config_dir: Option<&Path>) -> anyhow
         archs,
         ignore_signatures: args.ignore_signatures,
         offline: args.source.offline,
-        cache_dir: args.source.cache_dir.clone(),
+        cache_dir: args.source.cache_dir(),
         resolver: Arc::new(args.auth.resolver(config_dir, primary)?),
     };
     let runtime = super::runtime()?;

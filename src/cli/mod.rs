@@ -4,6 +4,7 @@
 mod auth;
 mod auth_args;
 mod build;
+mod clean;
 mod lock;
 mod login;
 mod minirootfs;
@@ -58,6 +59,8 @@ enum Command {
     /// Build one architecture's root filesystem as a .tar.gz (the image's layer), for
     /// chroots, WSL or `docker import`.
     BuildMinirootfs(Box<minirootfs::MinirootfsArgs>),
+    /// Empty the download cache (packages, indexes and keys kept between builds).
+    Clean(clean::CleanArgs),
     /// Print the configuration as apko reads it (includes merged, credentials redacted).
     ShowConfig {
         /// The apko configuration (YAML).
@@ -128,6 +131,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
         Command::BuildMinirootfs(args) => minirootfs::run(*args, config),
+        Command::Clean(args) => clean::run(args),
         Command::ShowPackages(args) => show_packages::run(*args, config),
         Command::Lock(args) => lock::run(*args, "lock.json", config),
         Command::Resolve(args) => {

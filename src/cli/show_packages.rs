@@ -127,7 +127,7 @@ pub fn run(args: ShowPackagesArgs, config_dir: Option<&Path>) -> anyhow::Result<
         archs: archs.clone(),
         ignore_signatures: false,
         offline: args.source.offline,
-        cache_dir: args.source.cache_dir.clone(),
+        cache_dir: args.source.cache_dir(),
         resolver: Arc::new(args.auth.resolver(config_dir, Vec::new())?),
     };
     let runtime = super::runtime()?;

@@ -20,12 +20,20 @@ pub struct SourceArgs {
     /// Use only the download cache; no network.
     #[arg(long)]
     pub offline: bool,
-    /// Directory of downloaded packages and indexes.
-    #[arg(long, value_name = "DIR")]
-    pub cache_dir: Option<PathBuf>,
+    /// Directory of downloaded packages, indexes and keys, kept between builds [default:
+    /// $XDG_CACHE_HOME/apko-rs or ~/.cache/apko-rs]. Packages are verified on every reuse.
+    #[arg(long = "cache-dir", value_name = "DIR")]
+    pub cache_dir_flag: Option<PathBuf>,
 }
 
 impl SourceArgs {
+    /// `--cache-dir`, else the default cache (none only when there is no home directory).
+    pub fn cache_dir(&self) -> Option<PathBuf> {
+        self.cache_dir_flag
+            .clone()
+            .or_else(crate::apk::cache::default_dir)
+    }
+
     /// Appends the extra keys and repositories to the configuration, as apko does.
     pub fn apply(&self, ic: &mut ImageConfig) {
         let c = &mut ic.contents;

@@ -134,6 +134,7 @@ impl Cli {
         cmd.args(args)
             .current_dir(self.dir.path())
             .env("HOME", self.dir.path())
+            .env("XDG_CACHE_HOME", self.dir.path().join(".cache"))
             .env("DOCKER_CONFIG", self.docker_config())
             .env("PATH", path);
         for var in [
