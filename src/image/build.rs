@@ -220,8 +220,8 @@ async fn build_arch(
 }
 
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts
-/// (not on a base image: its accounts are kept), `paths`, the s6 services, and the character
-/// devices.
+/// (not on a base image: its accounts are kept), `paths`, `certificates`, the s6 services, and
+/// the character devices.
 pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
         append_lines(
@@ -248,6 +248,10 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
             .map_err(|e| anyhow!("failed to mutate accounts: {e}"))?;
     }
     paths::apply(tree, &ic.paths, created).map_err(|e| anyhow!(e))?;
+    if let Some(certs) = &ic.certificates {
+        super::certificates::install(tree, certs, created)
+            .map_err(|e| anyhow!("failed to install certificates: {e:#}"))?;
+    }
     // s6 supervision tree (`entrypoint.services`), as apko's s6 package writes it
     for (service, command) in &ic.entrypoint.services {
         let mut dir = Entry::dir(0o777);

@@ -1,0 +1,423 @@
+//! `certificates`: extra CAs in the image, as apko installs them. Inline certificates
+//! (`additional`) become `usr/local/share/ca-certificates/<name>-<sha256>.crt`; the `.crt`/`.pem`
+//! files of installed packages that provide one of `providers` are registered in
+//! `etc/ca-certificates.conf` (those under `usr/share/ca-certificates/`); every one of them is
+//! appended to the CA bundles the image already has. This replaces `update-ca-certificates`,
+//! which apko (and this builder) never runs.
+
+use super::config::Certificates;
+use crate::apk::index::Index as ApkIndex;
+use crate::apk::{db, install as apk_install};
+use crate::fs::{Entry, Kind, Tree};
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+/// Where inline certificates are written (read by `update-ca-certificates`).
+const CA_CERTS_DIR: &str = "usr/local/share/ca-certificates";
+/// The list `update-ca-certificates` reads, relative to [`SYSTEM_CA_CERTS_DIR`].
+const CA_CERTS_CONF: &str = "etc/ca-certificates.conf";
+const SYSTEM_CA_CERTS_DIR: &str = "usr/share/ca-certificates/";
+/// The bundles apko appends to, when the image has them.
+const BUNDLES: [&str; 2] = [
+    "etc/ssl/certs/ca-certificates.crt",
+    "var/lib/ecs/deps/execute-command/certs/tls-ca-bundle.pem",
+];
+/// Java truststores apko also appends to; not written here (see [`install`]).
+const JAVA_TRUSTSTORES: [&str; 1] = ["etc/ssl/certs/java/cacerts"];
+
+/// One certificate, re-encoded as apko does (text around the PEM block dropped).
+struct Parsed {
+    pem: String,
+    fingerprint: String,
+}
+
+/// Installs `certs` into `tree` (after packages, accounts and `paths`, as apko).
+pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Result<()> {
+    let mut all = Vec::new();
+    for extra in &certs.additional {
+        check_name(&extra.name)?;
+        let cert = parse(&extra.content)
+            .map_err(|e| anyhow!("failed to parse certificate {}: {e:#}", extra.name))?;
+        ensure_dir(tree, CA_CERTS_DIR, mtime)?;
+        let mut file = Entry::file(cert.pem.clone().into_bytes(), 0o644);
+        file.mtime = mtime;
+        tree.insert(
+            &format!("{CA_CERTS_DIR}/{}-{}.crt", extra.name, cert.fingerprint),
+            file,
+        )?;
+        all.push(cert);
+    }
+
+    let mut conf = Vec::new();
+    for path in provided_files(tree, &certs.providers) {
+        let Some(Kind::File(data)) = tree.get(&path).map(|e| &e.kind) else {
+            continue;
+        };
+        // As apko: a package file that is not one certificate is skipped.
+        let Ok(cert) = parse(&String::from_utf8_lossy(data)) else {
+            tracing::debug!("{path} is not a certificate; skipped");
+            continue;
+        };
+        all.push(cert);
+        if let Some(rel) = path.strip_prefix(SYSTEM_CA_CERTS_DIR) {
+            conf.push(rel.to_string());
+        }
+    }
+    if !conf.is_empty() {
+        let mut text = conf.join("\n");
+        text.push('\n');
+        append(tree, CA_CERTS_CONF, text.as_bytes(), mtime, true)?;
+    }
+    if all.is_empty() {
+        return Ok(());
+    }
+    let mut block = String::new();
+    for cert in &all {
+        block.push_str(&cert.pem);
+        block.push('\n'); // as update-ca-certificates separates them
+    }
+    for bundle in BUNDLES {
+        append(tree, bundle, block.as_bytes(), mtime, false)?;
+    }
+    for store in JAVA_TRUSTSTORES {
+        if tree.get(store).is_some() {
+            tracing::warn!(
+                "/{store} (a Java truststore) was not given the {} extra certificate(s): apko adds them, this builder does not write Java keystores yet",
+                all.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Names become file names: no paths, nothing hidden.
+fn check_name(name: &str) -> anyhow::Result<()> {
+    let ok = !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if !ok {
+        bail!(
+            "certificates.additional name {name:?} is not a plain file name: use letters, digits, '.', '_' and '-' (not first '.')"
+        );
+    }
+    Ok(())
+}
+
+/// The `.crt` and `.pem` files owned by installed packages that provide one of `providers`,
+/// sorted by path.
+fn provided_files(tree: &Tree, providers: &[String]) -> Vec<String> {
+    if providers.is_empty() {
+        return Vec::new();
+    }
+    let Some(installed) = apk_install::installed_db(tree) else {
+        return Vec::new();
+    };
+    let Ok(index) = ApkIndex::parse(installed.clone()) else {
+        return Vec::new();
+    };
+    let chosen: Vec<String> = index
+        .packages()
+        .map(|p| p.to_package())
+        .filter(|p| p.provides.iter().any(|given| providers.contains(given)))
+        .map(|p| p.name)
+        .collect();
+    let mut files: Vec<String> = db::owned_files(&installed)
+        .into_iter()
+        .filter(|(name, path)| {
+            chosen.contains(name) && (path.ends_with(".crt") || path.ends_with(".pem"))
+        })
+        .map(|(_, path)| path)
+        .collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Appends `data` to the file at `path` (following a symlink in the tree), or creates it
+/// with 0644 when `create`; a missing file is left missing otherwise.
+fn append(
+    tree: &mut Tree,
+    path: &str,
+    data: &[u8],
+    mtime: u64,
+    create: bool,
+) -> anyhow::Result<()> {
+    let target = resolve(tree, path);
+    match tree.get_mut(&target) {
+        Some(e) => {
+            let Kind::File(old) = &e.kind else {
+                bail!("/{target} is not a regular file, so the certificates cannot be added to it");
+            };
+            let mut joined = old.to_vec();
+            joined.extend_from_slice(data);
+            e.kind = Kind::File(Arc::from(joined));
+            e.mtime = mtime;
+        }
+        None if create => {
+            let mut e = Entry::file(data.to_vec(), 0o644);
+            e.mtime = mtime;
+            tree.insert(&target, e)?;
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+/// Follows symlinks at `path` inside the tree (at most 16), as opening it in the image would.
+fn resolve(tree: &Tree, path: &str) -> String {
+    let mut path = path.to_string();
+    for _ in 0..16 {
+        let Some(Entry {
+            kind: Kind::Symlink(to),
+            ..
+        }) = tree.get(&path)
+        else {
+            break;
+        };
+        let joined = if to.starts_with('/') {
+            to.clone()
+        } else {
+            match path.rsplit_once('/') {
+                Some((dir, _)) => format!("{dir}/{to}"),
+                None => to.clone(),
+            }
+        };
+        match normalize_dots(&joined) {
+            Some(p) => path = p,
+            None => break,
+        }
+    }
+    path
+}
+
+/// `a/b/../c` → `a/c`; `None` when it climbs out of the root.
+fn normalize_dots(path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in path.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            p => parts.push(p),
+        }
+    }
+    Some(parts.join("/"))
+}
+
+fn ensure_dir(tree: &mut Tree, path: &str, mtime: u64) -> anyhow::Result<()> {
+    let mut prefix = String::new();
+    for part in path.split('/') {
+        if !prefix.is_empty() {
+            prefix.push('/');
+        }
+        prefix.push_str(part);
+        if tree.get(&prefix).is_none() {
+            let mut d = Entry::dir(0o755);
+            d.mtime = mtime;
+            tree.insert(&prefix, d)?;
+        }
+    }
+    Ok(())
+}
+
+/// Exactly one PEM `CERTIFICATE` block holding an X.509 certificate, found as Go's
+/// `pem.Decode` finds blocks (text around them is ignored). The errors are apko's.
+fn parse(text: &str) -> anyhow::Result<Parsed> {
+    if text.is_empty() {
+        bail!("no certificate data provided");
+    }
+    let mut found: Option<Parsed> = None;
+    let mut rest = text;
+    while let Some((label, der, after)) = next_block(rest) {
+        rest = after;
+        if found.is_some() {
+            bail!("multiple certificates found; only one is allowed");
+        }
+        if label != "CERTIFICATE" {
+            bail!("expected CERTIFICATE block, got {label}");
+        }
+        check_x509(&der).context("failed to parse certificate")?;
+        found = Some(Parsed {
+            pem: encode(&der),
+            fingerprint: hex::encode(Sha256::digest(&der)),
+        });
+    }
+    found.ok_or_else(|| anyhow!("no certificates found in PEM data"))
+}
+
+/// The next `-----BEGIN L-----` … `-----END L-----` block: its label, decoded body and the
+/// text after it. A block whose body is not base64 is skipped, as Go skips it.
+fn next_block(mut text: &str) -> Option<(String, Vec<u8>, &str)> {
+    loop {
+        let start = text.find("-----BEGIN ")?;
+        let after_begin = &text[start + 11..];
+        let label_end = after_begin.find("-----")?;
+        let label = &after_begin[..label_end];
+        let body_start = &after_begin[label_end + 5..];
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = body_start.find(&end_marker) else {
+            text = body_start;
+            continue;
+        };
+        let body = &body_start[..end];
+        let rest = &body_start[end + end_marker.len()..];
+        // Headers ("Proc-Type: …") end at the first blank line.
+        let body = match body.find(':') {
+            Some(_) => body.split_once("\n\n").map_or("", |(_, b)| b),
+            None => body,
+        };
+        let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        match base64::engine::general_purpose::STANDARD.decode(compact) {
+            Ok(der) => return Some((label.to_string(), der, rest)),
+            Err(_) => text = rest,
+        }
+    }
+}
+
+/// PEM as Go's `pem.Encode` writes it: 64 columns, a newline after the END line.
+fn encode(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for chunk in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// The outer shape of an X.509 certificate: a DER SEQUENCE of the to-be-signed SEQUENCE, the
+/// signature algorithm SEQUENCE and the signature BIT STRING, and nothing after it. Enough to
+/// refuse a key, a CSR or garbage pasted by mistake; trust decisions are the image's.
+fn check_x509(der: &[u8]) -> anyhow::Result<()> {
+    let (outer, rest) = tlv(der, 0x30).ok_or_else(|| anyhow!("not a DER SEQUENCE"))?;
+    if !rest.is_empty() {
+        bail!("{} bytes after the certificate", rest.len());
+    }
+    let (tbs, rest) = tlv(outer, 0x30).ok_or_else(|| anyhow!("no tbsCertificate"))?;
+    let (_, rest) = tlv(rest, 0x30).ok_or_else(|| anyhow!("no signatureAlgorithm"))?;
+    let (_, rest) = tlv(rest, 0x03).ok_or_else(|| anyhow!("no signatureValue"))?;
+    if !rest.is_empty() {
+        bail!("trailing data in the certificate");
+    }
+    // A TBSCertificate starts with [0] version (v2/v3) or the serial INTEGER (v1).
+    match tbs.first() {
+        Some(0xa0) | Some(0x02) => Ok(()),
+        _ => bail!("the tbsCertificate has neither a version nor a serial number"),
+    }
+}
+
+/// One DER TLV with `tag`: its contents and what follows.
+fn tlv(data: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&first, rest) = data.split_first()?;
+    if first != tag {
+        return None;
+    }
+    let (&len0, mut rest) = rest.split_first()?;
+    let len = if len0 < 0x80 {
+        len0 as usize
+    } else {
+        let n = (len0 & 0x7f) as usize;
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | b as usize);
+        rest = &rest[n..];
+        len
+    };
+    (rest.len() >= len).then(|| rest.split_at(len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A self-signed CA made with `openssl req -x509 -newkey ec -pkeyopt
+    /// ec_paramgen_curve:P-256 -subj /CN=apko-rs-test-ca -days 36500 -nodes`.
+    const CA: &str = include_str!("../../tests/fixtures/test-ca.pem");
+
+    #[test]
+    fn parse_accepts_one_certificate_and_re_encodes_it() {
+        let with_text = format!("subject=CN = apko-rs-test-ca\n{CA}\ntrailing words\n");
+        let a = parse(&with_text).unwrap();
+        let b = parse(CA).unwrap();
+        assert_eq!(a.pem, b.pem);
+        assert_eq!(a.fingerprint, b.fingerprint);
+        assert!(a.pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+        assert!(a.pem.ends_with("\n-----END CERTIFICATE-----\n"));
+        assert!(
+            a.pem
+                .lines()
+                .all(|l| l.len() <= 64 || l.starts_with("-----"))
+        );
+    }
+
+    #[test]
+    fn parse_errors_are_apkos() {
+        let err = |t: &str| parse(t).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(err(""), "no certificate data provided");
+        assert_eq!(err("hello"), "no certificates found in PEM data");
+        assert_eq!(
+            err(&format!("{CA}{CA}")),
+            "multiple certificates found; only one is allowed"
+        );
+        assert_eq!(
+            err("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"),
+            "expected CERTIFICATE block, got PRIVATE KEY"
+        );
+        assert_eq!(
+            err("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"),
+            "failed to parse certificate"
+        );
+    }
+
+    #[test]
+    fn names_must_be_plain_file_names() {
+        for bad in ["", "../x", "a/b", ".hidden", "a b"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+        for good in ["corp-ca", "Corp_CA.2024"] {
+            check_name(good).unwrap();
+        }
+    }
+
+    #[test]
+    fn bundles_are_appended_through_symlinks_and_only_when_present() {
+        let mut tree = Tree::new();
+        tree.insert(
+            "etc/ssl/certs/ca-certificates.crt",
+            Entry::symlink("../../../usr/share/bundle.pem"),
+        )
+        .unwrap();
+        tree.insert("usr/share/bundle.pem", Entry::file(&b"OLD\n"[..], 0o644))
+            .unwrap();
+        let certs = Certificates {
+            additional: vec![super::super::config::NamedContent {
+                name: "corp".into(),
+                content: CA.into(),
+            }],
+            providers: vec![],
+        };
+        install(&mut tree, &certs, 77).unwrap();
+        let pem = parse(CA).unwrap();
+        let Some(Kind::File(data)) = tree.get("usr/share/bundle.pem").map(|e| &e.kind) else {
+            panic!("bundle gone")
+        };
+        assert_eq!(&data[..], format!("OLD\n{}\n", pem.pem).as_bytes());
+        let file = format!("{CA_CERTS_DIR}/corp-{}.crt", pem.fingerprint);
+        let e = tree.get(&file).unwrap();
+        assert_eq!((e.mode, e.mtime), (0o644, 77));
+        assert!(
+            tree.get(BUNDLES[1]).is_none(),
+            "a missing bundle is not created"
+        );
+        assert!(tree.get(CA_CERTS_CONF).is_none());
+    }
+}
