@@ -160,6 +160,65 @@ impl Tree {
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }
+
+    /// `path` with symlinked directories among its parents followed, as opening it inside the
+    /// image would (a package's `lib/x` lands in `usr/lib/x` when `lib` links to `usr/lib`).
+    /// The last component is not followed; `..` stops at the root; at most 40 links.
+    pub fn resolve_parents(&self, path: &str) -> String {
+        let mut todo: std::collections::VecDeque<String> =
+            path.split('/').map(String::from).collect();
+        let last = todo.pop_back().unwrap_or_default();
+        let mut done: Vec<String> = Vec::new();
+        let mut hops = 0;
+        while let Some(part) = todo.pop_front() {
+            match part.as_str() {
+                "" | "." => continue,
+                ".." => {
+                    done.pop();
+                    continue;
+                }
+                _ => done.push(part),
+            }
+            if hops < 40
+                && let Some(Entry {
+                    kind: Kind::Symlink(target),
+                    ..
+                }) = self.get(&done.join("/"))
+            {
+                hops += 1;
+                done.pop();
+                if target.starts_with('/') {
+                    done.clear();
+                }
+                for c in target.split('/').rev() {
+                    todo.push_front(c.to_string());
+                }
+            }
+        }
+        done.push(last);
+        done.join("/")
+    }
+
+    /// `path` with every symlink followed, the last component too (at most 40 links): where
+    /// writing to `path` inside the image writes.
+    pub fn resolve(&self, path: &str) -> String {
+        let mut path = self.resolve_parents(path);
+        for _ in 0..40 {
+            let Some(Entry {
+                kind: Kind::Symlink(target),
+                ..
+            }) = self.get(&path)
+            else {
+                break;
+            };
+            let joined = match (target.starts_with('/'), path.rsplit_once('/')) {
+                (false, Some((dir, _))) => format!("{dir}/{target}"),
+                _ => target.clone(),
+            };
+            path = self.resolve_parents(&joined);
+        }
+        path
+    }
 }
 
 #[cfg(test)]

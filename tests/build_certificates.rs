@@ -3,54 +3,17 @@
 //! in `etc/ca-certificates.conf`, all of them appended to the bundle the image has; a config
 //! that names a key instead of a certificate fails with apko's error and writes nothing.
 
-use apko::apk::mkrepo::{FileSpec, PackageSpec, load_private_key, public_pem, write_repo};
+mod rootfs_common;
+
+use apko::apk::mkrepo::{FileSpec, PackageSpec};
 use base64::Engine;
+use rootfs_common::{files, minirootfs, signed_repo};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
 
 const CA1: &str = include_str!("fixtures/test-ca.pem");
 const CA2: &str = include_str!("fixtures/test-ca-2.pem");
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata");
-
-fn minirootfs(dir: &Path, config: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apko"))
-        .current_dir(dir)
-        .args(["build-minirootfs", config, "rootfs.tar.gz"])
-        .args(["--build-arch", "x86_64"])
-        .env("SOURCE_DATE_EPOCH", "0")
-        .env("DOCKER_CONFIG", dir.join("docker"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("APKO_AUTH")
-        .output()
-        .expect("run apko")
-}
-
-/// Regular files and symlinks of a .tar.gz: path → contents (or `-> target`).
-fn files(path: &Path) -> BTreeMap<String, Vec<u8>> {
-    let gz = std::fs::File::open(path).unwrap();
-    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(gz));
-    let mut out = BTreeMap::new();
-    for entry in tar.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        let name = entry.path().unwrap().to_string_lossy().into_owned();
-        let mut data = Vec::new();
-        match entry.header().entry_type() {
-            tar::EntryType::Regular => {
-                entry.read_to_end(&mut data).unwrap();
-            }
-            tar::EntryType::Symlink => {
-                data = format!("-> {}", entry.link_name().unwrap().unwrap().display()).into_bytes()
-            }
-            _ => continue,
-        }
-        out.insert(name, data);
-    }
-    out
-}
 
 fn fingerprint(pem: &str) -> String {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
@@ -68,17 +31,6 @@ fn indent(text: &str) -> String {
 /// `custom-ca-certificates` (a CA under usr/share, one under usr/local/share, and a `.pem`
 /// that is not a certificate).
 fn repo(dir: &Path) {
-    let key_path = dir.join("test.rsa");
-    let status = Command::new("openssl")
-        .args(["genrsa", "-out"])
-        .arg(&key_path)
-        .arg("2048")
-        .stderr(std::process::Stdio::null())
-        .status()
-        .expect("openssl (tests/run.sh installs it)");
-    assert!(status.success());
-    let key = load_private_key(&key_path).unwrap();
-    std::fs::write(dir.join("test.rsa.pub"), public_pem(&key)).unwrap();
     let base = PackageSpec {
         version: "1.0-r0".into(),
         arch: "x86_64".into(),
@@ -137,7 +89,7 @@ fn repo(dir: &Path) {
             ..base
         },
     ];
-    write_repo(&dir.join("repo"), "x86_64", &packages, &key, "test.rsa.pub").unwrap();
+    signed_repo(dir, &packages);
 }
 
 #[test]

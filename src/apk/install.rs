@@ -6,7 +6,7 @@ use super::db::{self, FileRecord};
 use super::package::{ApkFile, DataEntry, EntryKind};
 use super::{ApkError, InstalledPackage};
 use crate::fs::{Entry, Kind, Tree, normalize};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Where apko keeps apk's database (`lib/apk` links to `usr/lib/apk`).
@@ -147,42 +147,6 @@ pub fn link_lib_apk(tree: &mut Tree, mtime: u64) -> Result<(), ApkError> {
     insert(tree, "lib/apk", link)
 }
 
-/// `path` with symlinked directories among its parents followed (as extracting with apk
-/// does: a package's `lib/x` lands in `usr/lib/x` when `lib` links to `usr/lib`).
-fn resolve_parents(tree: &Tree, path: &str) -> String {
-    let mut todo: VecDeque<String> = path.split('/').map(String::from).collect();
-    let last = todo.pop_back().unwrap_or_default();
-    let mut done: Vec<String> = Vec::new();
-    let mut hops = 0;
-    while let Some(part) = todo.pop_front() {
-        match part.as_str() {
-            "" | "." => continue,
-            ".." => {
-                done.pop();
-                continue;
-            }
-            _ => done.push(part),
-        }
-        if hops < 40
-            && let Some(Entry {
-                kind: Kind::Symlink(target),
-                ..
-            }) = tree.get(&done.join("/"))
-        {
-            hops += 1;
-            done.pop();
-            if target.starts_with('/') {
-                done.clear();
-            }
-            for c in target.split('/').rev() {
-                todo.push_front(c.to_string());
-            }
-        }
-    }
-    done.push(last);
-    done.join("/")
-}
-
 /// Who installed each file: for file conflicts and `replaces`.
 #[derive(Debug, Clone)]
 struct Owner {
@@ -298,7 +262,7 @@ impl Installer {
             gid: entry.gid,
             checksum: entry.checksum.clone(),
         });
-        let path = resolve_parents(tree, &rel);
+        let path = tree.resolve_parents(&rel);
         if is_dir {
             match tree.get_mut(&path) {
                 Some(existing) if existing.kind == Kind::Dir => {
@@ -346,7 +310,7 @@ impl Installer {
             EntryKind::Symlink(target) => Kind::Symlink(target),
             EntryKind::Hardlink(target) => {
                 let target = normalize(&target).map_err(bad)?;
-                Kind::Hardlink(resolve_parents(tree, &target))
+                Kind::Hardlink(tree.resolve_parents(&target))
             }
             EntryKind::CharDevice(a, b) => Kind::CharDevice(a, b),
             EntryKind::BlockDevice(a, b) => Kind::BlockDevice(a, b),
@@ -453,10 +417,10 @@ mod tests {
         tree.insert("lib", Entry::symlink("usr/lib")).unwrap();
         tree.insert("bin", Entry::symlink("/usr/bin")).unwrap();
         tree.insert("usr/lib64", Entry::symlink("../lib")).unwrap();
-        assert_eq!(resolve_parents(&tree, "lib/x.so"), "usr/lib/x.so");
-        assert_eq!(resolve_parents(&tree, "bin/sh"), "usr/bin/sh");
-        assert_eq!(resolve_parents(&tree, "usr/lib64/y"), "usr/lib/y");
-        assert_eq!(resolve_parents(&tree, "lib"), "lib");
-        assert_eq!(resolve_parents(&tree, "etc/passwd"), "etc/passwd");
+        assert_eq!(tree.resolve_parents("lib/x.so"), "usr/lib/x.so");
+        assert_eq!(tree.resolve_parents("bin/sh"), "usr/bin/sh");
+        assert_eq!(tree.resolve_parents("usr/lib64/y"), "usr/lib/y");
+        assert_eq!(tree.resolve_parents("lib"), "lib");
+        assert_eq!(tree.resolve_parents("etc/passwd"), "etc/passwd");
     }
 }

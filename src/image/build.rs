@@ -220,8 +220,8 @@ async fn build_arch(
 }
 
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts
-/// (not on a base image: its accounts are kept), `paths`, `certificates`, the s6 services, and
-/// the character devices.
+/// (not on a base image: its accounts are kept), `paths`, `certificates`, the s6 services,
+/// busybox's applet links and the character devices.
 pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
         append_lines(
@@ -266,6 +266,7 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
         run.mtime = created;
         tree.insert(&format!("sv/{service}/run"), run)?;
     }
+    super::busybox::install_links(tree, created)?;
     for (name, major, minor, mode) in [
         ("console", 5, 1, 0o620),
         ("null", 1, 3, 0o666),

@@ -146,7 +146,7 @@ fn append(
     mtime: u64,
     create: bool,
 ) -> anyhow::Result<()> {
-    let target = resolve(tree, path);
+    let target = tree.resolve(path);
     match tree.get_mut(&target) {
         Some(e) => {
             let Kind::File(old) = &e.kind else {
@@ -165,48 +165,6 @@ fn append(
         None => {}
     }
     Ok(())
-}
-
-/// Follows symlinks at `path` inside the tree (at most 16), as opening it in the image would.
-fn resolve(tree: &Tree, path: &str) -> String {
-    let mut path = path.to_string();
-    for _ in 0..16 {
-        let Some(Entry {
-            kind: Kind::Symlink(to),
-            ..
-        }) = tree.get(&path)
-        else {
-            break;
-        };
-        let joined = if to.starts_with('/') {
-            to.clone()
-        } else {
-            match path.rsplit_once('/') {
-                Some((dir, _)) => format!("{dir}/{to}"),
-                None => to.clone(),
-            }
-        };
-        match normalize_dots(&joined) {
-            Some(p) => path = p,
-            None => break,
-        }
-    }
-    path
-}
-
-/// `a/b/../c` → `a/c`; `None` when it climbs out of the root.
-fn normalize_dots(path: &str) -> Option<String> {
-    let mut parts: Vec<&str> = Vec::new();
-    for part in path.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop()?;
-            }
-            p => parts.push(p),
-        }
-    }
-    Some(parts.join("/"))
 }
 
 fn ensure_dir(tree: &mut Tree, path: &str, mtime: u64) -> anyhow::Result<()> {

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod assemble;
 pub mod base;
 pub mod build;
+pub mod busybox;
 pub mod certificates;
 pub mod config;
 pub mod layer;
