@@ -5,7 +5,7 @@
 mod rootfs_common;
 
 use apko::apk::mkrepo::{FileSpec, PackageSpec};
-use rootfs_common::{files, minirootfs, signed_repo};
+use rootfs_common::{build_rootfs, signed_repo};
 
 #[test]
 fn applet_links_come_from_the_busybox_manifest() {
@@ -47,18 +47,10 @@ fn applet_links_come_from_the_busybox_manifest() {
         ..base
     };
     signed_repo(d, &[busybox, layout]);
-    std::fs::write(
-        d.join("apko.yaml"),
+    let files = build_rootfs(
+        d,
         "contents:\n  keyring: [test.rsa.pub]\n  repositories: [./repo]\n  packages: [merged-usr, busybox]\narchs: [x86_64]\n",
-    )
-    .unwrap();
-    let out = minirootfs(d, "apko.yaml");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let files = files(&d.join("rootfs.tar.gz"));
     let links: Vec<(&str, String)> = files
         .iter()
         .filter(|(_, v)| v.starts_with(b"-> "))

@@ -7,7 +7,7 @@ mod rootfs_common;
 
 use apko::apk::mkrepo::{FileSpec, PackageSpec};
 use base64::Engine;
-use rootfs_common::{files, minirootfs, signed_repo};
+use rootfs_common::{build_rootfs, files, minirootfs, ok, signed_repo};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
@@ -97,21 +97,13 @@ fn inline_and_provided_certificates_are_installed_as_apko_installs_them() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     repo(d);
-    std::fs::write(
-        d.join("apko.yaml"),
-        format!(
+    let files = build_rootfs(
+        d,
+        &format!(
             "contents:\n  keyring: [test.rsa.pub]\n  repositories: [./repo]\n  packages: [ca-certificates-bundle, corp-certs]\narchs: [x86_64]\ncertificates:\n  additional:\n    - name: inline-ca\n      content: |\n{}  providers: [custom-ca-certificates]\n",
             indent(&format!("Our CA, pasted with a comment line:\n{CA1}"))
         ),
-    )
-    .unwrap();
-    let out = minirootfs(d, "apko.yaml");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
     );
-    let files = files(&d.join("rootfs.tar.gz"));
 
     // The inline certificate, re-encoded without the comment, named by its SHA-256.
     let inline = format!(
@@ -162,13 +154,8 @@ fn apkos_certificate_test_config_keeps_the_providers_files_and_creates_nothing()
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
     std::os::unix::fs::symlink(Path::new(TESTDATA).join("apko-cli"), d.join("testdata")).unwrap();
-    let out = minirootfs(d, "testdata/apko-certs.yaml");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let files = files(&d.join("rootfs.tar.gz"));
+    ok(&minirootfs(d, "testdata/apko-certs.yaml"));
+    let files = files(&std::fs::read(d.join("rootfs.tar.gz")).unwrap());
     let certs: Vec<&str> = files
         .keys()
         .filter(|p| p.contains("ca-certificates") || p.ends_with(".crt"))

@@ -2,35 +2,14 @@
 //! and architecture, byte for byte; `--build-arch` picks the architecture; a base-image
 //! config and a directory as OUTPUT are refused and nothing is written.
 
-use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output};
+
+mod rootfs_common;
+
+use rootfs_common::{apko, files, ok};
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn apko(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apko"))
-        .current_dir(dir)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", "0")
-        .env("DOCKER_CONFIG", dir.join("docker"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("APKO_AUTH")
-        .output()
-        .expect("run apko")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
@@ -42,21 +21,6 @@ fn layout_layer(dir: &Path) -> Vec<u8> {
     let index = json(&dir.join("index.json"));
     let manifest = json(&blob(index["manifests"][0]["digest"].as_str().unwrap()));
     std::fs::read(blob(manifest["layers"][0]["digest"].as_str().unwrap())).unwrap()
-}
-
-/// Path → contents of the regular files in a `.tar.gz`.
-fn files(targz: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
-    let mut out = std::collections::BTreeMap::new();
-    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(targz));
-    for e in archive.entries().unwrap() {
-        let mut e = e.unwrap();
-        if e.header().entry_type().is_file() {
-            let mut data = Vec::new();
-            e.read_to_end(&mut data).unwrap();
-            out.insert(e.path().unwrap().to_string_lossy().into_owned(), data);
-        }
-    }
-    out
 }
 
 #[test]

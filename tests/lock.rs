@@ -9,32 +9,12 @@ use apko_test_support::{PassStore, require};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+mod rootfs_common;
+
+use rootfs_common::{apko, ok};
+
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
-
-fn apko(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_apko"))
-        .current_dir(dir)
-        .args(args)
-        .env("SOURCE_DATE_EPOCH", "0")
-        .env("DOCKER_CONFIG", dir.join("docker"))
-        .env("XDG_CACHE_HOME", dir.join("cache"))
-        .env_remove("REGISTRY_AUTH_FILE")
-        .env_remove("XDG_RUNTIME_DIR")
-        .env_remove("APKO_AUTH")
-        .output()
-        .expect("run apko")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()

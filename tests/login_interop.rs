@@ -337,17 +337,7 @@ fn helper_in_both_roles(name: &str, env: &[(String, String)]) {
     // login and logout go through it too.
     sb.write_config(&json!({"credsStore": name}));
     let other = "login.example";
-    let out = sb.apko(
-        &[
-            "login",
-            other,
-            "-u",
-            "bob",
-            "--password-stdin",
-            "--no-verify",
-        ],
-        "pw-bob\n",
-    );
+    let out = sb.login(other, "bob", "pw-bob");
     assert_eq!(out.code, Some(0), "{out:#?}");
     assert_eq!(
         out.stdout,
@@ -392,17 +382,7 @@ fn helper_in_both_roles(name: &str, env: &[(String, String)]) {
     // second item instead, and in most keyring runs keeps answering with the first one, so
     // several hosts make a regression show.
     let login = |server: &str, user: &str| {
-        let out = sb.apko(
-            &[
-                "login",
-                server,
-                "-u",
-                user,
-                "--password-stdin",
-                "--no-verify",
-            ],
-            &format!("pw-{user}\n"),
-        );
+        let out = sb.login(server, user, &format!("pw-{user}"));
         assert_eq!(out.code, Some(0), "{out:#?}");
         assert_eq!(out.stderr, "", "{server} as {user}");
     };

@@ -184,21 +184,18 @@ impl Sandbox {
         run(&mut cmd, stdin)
     }
 
-    /// `apko login SERVER -u USER --password-stdin --no-verify` (no registry there), started
-    /// but not waited for.
+    /// `apko login SERVER -u USER --password-stdin --no-verify` (no registry there).
+    pub fn login(&self, server: &str, user: &str, password: &str) -> Out {
+        self.apko(&login_args(server, user), &format!("{password}\n"))
+    }
+
+    /// [`Sandbox::login`], started but not waited for.
     pub fn spawn_login(&self, server: &str, user: &str, password: &str) -> Child {
         let mut child = self
             .command(APKO)
             .arg("--config")
             .arg(&self.config_dir)
-            .args([
-                "login",
-                server,
-                "-u",
-                user,
-                "--password-stdin",
-                "--no-verify",
-            ])
+            .args(login_args(server, user))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -348,4 +345,15 @@ pub fn unencrypted_warning(path: &Path) -> String {
          See https://docs.docker.com/go/credential-store/\n",
         path.display()
     )
+}
+
+fn login_args<'a>(server: &'a str, user: &'a str) -> [&'a str; 6] {
+    [
+        "login",
+        server,
+        "-u",
+        user,
+        "--password-stdin",
+        "--no-verify",
+    ]
 }
