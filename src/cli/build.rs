@@ -171,9 +171,10 @@ pub fn build_image(
     resolver: Arc<crate::auth::Resolver>,
 ) -> anyhow::Result<build::Built> {
     let (mut ic, checksum) = ImageConfig::load_with_checksum(config_file, &flags.include_paths)?;
-    if let Some(lockfile) = &flags.lockfile {
-        check_lockfile(lockfile, config_file, &checksum)?;
-    }
+    let lockfile = match &flags.lockfile {
+        Some(path) => Some(check_lockfile(path, config_file, &checksum)?),
+        None => None,
+    };
     flags.source.apply(&mut ic);
     ic.contents
         .packages
@@ -211,7 +212,7 @@ pub fn build_image(
         ignore_signatures: flags.ignore_signatures,
         offline: flags.source.offline,
         cache_dir: flags.source.cache_dir(),
-        lockfile: flags.lockfile.clone(),
+        lockfile,
         resolver,
         threads: layer::threads(),
         progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
@@ -222,25 +223,26 @@ pub fn build_image(
 
 /// As apko: a lockfile made from another version of the config (or of a file it includes) is
 /// refused; one without the config's checksum (older apko) only gets a warning.
-fn check_lockfile(lockfile: &Path, config_file: &Path, checksum: &str) -> anyhow::Result<()> {
-    let text = std::fs::read(lockfile)
-        .with_context(|| format!("failed to load lock-file {}", lockfile.display()))?;
-    let lock: serde_json::Value = serde_json::from_slice(&text)
-        .with_context(|| format!("failed to load lock-file {}", lockfile.display()))?;
-    match lock["config"]["checksum"].as_str() {
+fn check_lockfile(
+    path: &Path,
+    config_file: &Path,
+    checksum: &str,
+) -> anyhow::Result<build::Lockfile> {
+    let lock = build::Lockfile::read(path)?;
+    match lock.checksum.as_deref() {
         None => tracing::warn!(
             "the lock file {} does not contain the checksum of the config; regenerate it with `apko lock`",
-            lockfile.display()
+            path.display()
         ),
         Some(locked) if locked != checksum => bail!(
             "the lock file {} was made from another version of {} (or of a file it includes): regenerate it with `apko lock {}`",
-            lockfile.display(),
+            path.display(),
             config_file.display(),
             config_file.display()
         ),
         Some(_) => {}
     }
-    Ok(())
+    Ok(lock)
 }
 
 /// `apko show-config`: the configuration after `include`, as YAML, with credentials in

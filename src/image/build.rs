@@ -34,7 +34,7 @@ pub struct Options {
     /// Download cache.
     pub cache_dir: Option<PathBuf>,
     /// apko lockfile: install exactly these packages.
-    pub lockfile: Option<PathBuf>,
+    pub lockfile: Option<Lockfile>,
     /// Credentials for repositories and keys.
     pub resolver: Arc<Resolver>,
     /// Compression threads per layer.
@@ -63,11 +63,10 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
         bail!("building with base image is supported only with a lockfile");
     }
-    let lock = opts.lockfile.as_deref().map(Lockfile::read).transpose()?;
     let base = base_layout(ic, &opts.archs, &opts.resolver, opts.offline).await?;
     let base_dir = base.as_ref().map(|b| b.path.as_path());
     let builds = opts.archs.iter().map(|arch| {
-        let (opts, lock) = (&opts, lock.as_ref());
+        let (opts, lock) = (&opts, opts.lockfile.as_ref());
         async move {
             build_arch(ic, opts, arch, lock, base_dir)
                 .await
@@ -377,13 +376,18 @@ pub fn diff(base: &Tree, full: &Tree, mtime: u64) -> Tree {
     out
 }
 
-/// The packages of an apko lockfile (`contents.packages[]`: name, version, architecture).
-struct Lockfile {
+/// What a build takes from an apko lockfile: `contents.packages[]` (name, version,
+/// architecture) and the config checksum it was made for.
+#[derive(Debug, Clone)]
+pub struct Lockfile {
     packages: Vec<(String, String, String)>,
+    /// `config.checksum`: `sha256-…` over the config and its includes; `None` in old files.
+    pub checksum: Option<String>,
 }
 
 impl Lockfile {
-    fn read(path: &std::path::Path) -> anyhow::Result<Lockfile> {
+    /// Reads the file at `path`.
+    pub fn read(path: &std::path::Path) -> anyhow::Result<Lockfile> {
         let text = std::fs::read(path)
             .with_context(|| format!("failed to load lock-file {}", path.display()))?;
         let v: serde_json::Value = serde_json::from_slice(&text)
@@ -397,7 +401,8 @@ impl Lockfile {
                 (s("name"), s("version"), s("architecture"))
             })
             .collect();
-        Ok(Lockfile { packages })
+        let checksum = v["config"]["checksum"].as_str().map(String::from);
+        Ok(Lockfile { packages, checksum })
     }
 
     /// `name=version` for every package locked for `arch`.
