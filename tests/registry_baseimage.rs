@@ -91,6 +91,39 @@ fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
         .collect();
     assert_eq!(pulls.len(), 2, "{pulls:#?}");
 
+    // Again: the manifests are asked for (the tag may have moved), the blobs come from the
+    // download cache.
+    let before = registry.requests().len();
+    let blob_gets = |r: &[(String, String, u16)]| {
+        r.iter()
+            .filter(|(m, u, _)| m == "GET" && u.contains("/blobs/"))
+            .count()
+    };
+    assert!(
+        blob_gets(&registry.requests()) >= 2,
+        "the first pull downloads"
+    );
+    let (out, again) = build("again", &format!("{h}/base:1"));
+    out.ok();
+    assert_eq!(blobs(&again), blobs(&remote));
+    let asked: Vec<(String, String, u16)> = registry.requests()[before..]
+        .iter()
+        .filter(|(m, _, _)| m == "GET")
+        .cloned()
+        .collect();
+    assert!(
+        asked.iter().all(|(_, u, _)| !u.contains("/blobs/")),
+        "{asked:#?}"
+    );
+    assert_eq!(
+        asked
+            .iter()
+            .filter(|(_, u, _)| u.contains("/manifests/"))
+            .count(),
+        2,
+        "{asked:#?}"
+    );
+
     // Without credentials for that registry, the error says which and what to do.
     let mut anonymous = Cli::new();
     anonymous.env("SOURCE_DATE_EPOCH", "1700000000");

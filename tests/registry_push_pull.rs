@@ -320,6 +320,7 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
         &reference,
         &[],
         &pulled,
+        None,
     ))
     .unwrap();
     for (digest, bytes) in &layout.blobs {

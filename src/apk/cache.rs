@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 /// The cache's own entries. `clean` removes these and nothing else, so a `--cache-dir`
 /// pointed at the wrong directory cannot take other files with it.
-pub const ENTRIES: [&str; 3] = ["indexes", "keys", "packages"];
+pub const ENTRIES: [&str; 4] = ["blobs", "indexes", "keys", "packages"];
 
 /// The default cache, as apko keeps one by default: `$XDG_CACHE_HOME/apko-rs`, else
 /// `~/.cache/apko-rs`. The layout is not go-apk's, so it does not share apko's directory.

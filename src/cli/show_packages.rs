@@ -132,7 +132,14 @@ pub fn run(args: ShowPackagesArgs, config_dir: Option<&Path>) -> anyhow::Result<
     };
     let runtime = super::runtime()?;
     let lines = runtime.block_on(async {
-        let base = base_layout(&ic, &archs, &opts.resolver, opts.offline).await?;
+        let base = base_layout(
+            &ic,
+            &archs,
+            &opts.resolver,
+            opts.offline,
+            opts.cache_dir.as_deref(),
+        )
+        .await?;
         let mut lines = String::new();
         for arch in &archs {
             let tree = lock::base_tree(base.as_ref().map(|b| b.path.as_path()), arch)?;

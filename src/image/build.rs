@@ -63,7 +63,14 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
         bail!("building with base image is supported only with a lockfile");
     }
-    let base = base_layout(ic, &opts.archs, &opts.resolver, opts.offline).await?;
+    let base = base_layout(
+        ic,
+        &opts.archs,
+        &opts.resolver,
+        opts.offline,
+        opts.cache_dir.as_deref(),
+    )
+    .await?;
     let base_dir = base.as_ref().map(|b| b.path.as_path());
     let builds = opts.archs.iter().map(|arch| {
         let (opts, lock) = (&opts, opts.lockfile.as_ref());
@@ -100,6 +107,7 @@ pub(crate) async fn base_layout(
     archs: &[Arch],
     resolver: &Arc<Resolver>,
     offline: bool,
+    cache_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<baseimage::BaseLayout>> {
     let Some(b) = &ic.contents.baseimage else {
         return Ok(None);
@@ -115,7 +123,7 @@ pub(crate) async fn base_layout(
             }
         })
         .collect();
-    let layout = baseimage::layout(&b.image, &platforms, resolver.clone(), offline)
+    let layout = baseimage::layout(&b.image, &platforms, resolver.clone(), offline, cache_dir)
         .await
         .with_context(|| format!("base image {}", b.image))?;
     Ok(Some(layout))

@@ -117,7 +117,14 @@ pub async fn lock(
     checksum: String,
     opts: &Options,
 ) -> anyhow::Result<Lock> {
-    let base = base_layout(ic, &opts.archs, &opts.resolver, opts.offline).await?;
+    let base = base_layout(
+        ic,
+        &opts.archs,
+        &opts.resolver,
+        opts.offline,
+        opts.cache_dir.as_deref(),
+    )
+    .await?;
     let base_dir = base.as_ref().map(|b| b.path.as_path());
     let resolved = join_all(
         opts.archs

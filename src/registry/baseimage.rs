@@ -34,12 +34,14 @@ pub fn is_reference(image: &str) -> bool {
 }
 
 /// The layout for `image`: the directory itself, or the image pulled (just `platforms`) into a
-/// temporary layout that lives as long as the returned value.
+/// temporary layout that lives as long as the returned value. Its blobs are kept in
+/// `cache_dir/blobs` for the next pull.
 pub async fn layout(
     image: &str,
     platforms: &[Platform],
     resolver: Arc<Resolver>,
     offline: bool,
+    cache_dir: Option<&Path>,
 ) -> Result<BaseLayout, Error> {
     if !is_reference(image) {
         return Ok(BaseLayout {
@@ -66,7 +68,8 @@ pub async fn layout(
         ..Options::default()
     };
     let client = Client::new(options, Credentials::Resolver(resolver))?;
-    let pulled = pull_image(&client, &reference, platforms, dir.path()).await?;
+    let blobs = cache_dir.map(|c| c.join("blobs"));
+    let pulled = pull_image(&client, &reference, platforms, dir.path(), blobs.as_deref()).await?;
     tracing::info!("base image {image}: pulled {}", pulled.digest);
     Ok(BaseLayout {
         path: dir.path().to_path_buf(),

@@ -46,5 +46,5 @@ pub fn pull_image(
     options: Options,
 ) -> Result<Pulled, Error> {
     let client = Client::new(options, Credentials::Resolver(resolver))?;
-    runtime()?.block_on(pull::pull_image(&client, reference, platforms, dest))
+    runtime()?.block_on(pull::pull_image(&client, reference, platforms, dest, None))
 }

@@ -29,12 +29,14 @@ pub struct Pulled {
 /// index is pulled whole and `index.json` is its exact bytes (same digest); otherwise only the
 /// matching entries are pulled and `index.json` lists just them. A single manifest gets an
 /// `index.json` with one entry carrying the platform from its config. Blobs already in the
-/// layout with the right digest are not downloaded again.
+/// layout, or in `blob_cache` (a `blobs` directory kept between pulls), with the
+/// right digest are not downloaded again; downloaded ones are added to `blob_cache`.
 pub async fn pull_image(
     client: &Client,
     reference: &Reference,
     platforms: &[Platform],
     dest: &Path,
+    blob_cache: Option<&Path>,
 ) -> Result<Pulled, Error> {
     let root = client.get_manifest(reference).await?;
     let layout = Layout::create(dest)?;
@@ -128,8 +130,10 @@ pub async fn pull_image(
         .iter()
         .flat_map(|(_, m)| m.blobs())
         .filter(|d| seen.insert(d.digest.clone()))
-        .filter(|d| !present(&layout, d))
+        .filter(|d| !present(&layout.blob_path(&d.digest), d))
+        .filter(|d| !blob_cache.is_some_and(|c| from_cache(c, &layout, d)))
         .collect();
+    let downloaded: Vec<Descriptor> = blobs.iter().map(|d| (*d).clone()).collect();
     let progress = Progress::new(
         client.options().progress,
         &format!("pulling {reference}"),
@@ -156,6 +160,11 @@ pub async fn pull_image(
         .try_collect::<Vec<()>>()
         .await?;
     progress.finish();
+    if let Some(cache) = blob_cache {
+        for desc in &downloaded {
+            to_cache(cache, &layout, desc);
+        }
+    }
 
     let index_json = if index_json.is_empty() {
         let (desc, m) = &images[0];
@@ -174,11 +183,58 @@ pub async fn pull_image(
     })
 }
 
-/// Whether the blob is already in the layout, whole and right.
-fn present(layout: &Layout, desc: &Descriptor) -> bool {
-    let path = layout.blob_path(&desc.digest);
-    std::fs::metadata(&path).is_ok_and(|m| m.len() == desc.size)
-        && std::fs::read(&path).is_ok_and(|b| desc.digest.matches(&b))
+/// Whether the blob at `path` is there, whole and right.
+fn present(path: &Path, desc: &Descriptor) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == desc.size)
+        && std::fs::read(path).is_ok_and(|b| desc.digest.matches(&b))
+}
+
+/// The cache's file for `desc`: `ALGORITHM/HEX`, as in a layout's `blobs/`.
+fn cached(cache: &Path, desc: &Descriptor) -> std::path::PathBuf {
+    cache
+        .join(desc.digest.algorithm_name())
+        .join(desc.digest.hex())
+}
+
+/// Puts the cached copy of `desc` into the layout (a hard link, else a copy) when the cache
+/// holds it whole and right; a bad copy is dropped from the cache.
+fn from_cache(cache: &Path, layout: &Layout, desc: &Descriptor) -> bool {
+    let source = cached(cache, desc);
+    if !source.exists() {
+        return false;
+    }
+    if !present(&source, desc) {
+        let _ = std::fs::remove_file(&source);
+        return false;
+    }
+    let dest = layout.blob_path(&desc.digest);
+    let _ = std::fs::remove_file(&dest);
+    let linked = std::fs::hard_link(&source, &dest).is_ok()
+        || std::fs::copy(&source, &dest).is_ok_and(|n| n == desc.size);
+    if linked {
+        tracing::debug!("blob {} from the cache", desc.digest);
+    }
+    linked
+}
+
+/// Adds a downloaded (and so checked) blob to the cache; a failure only costs a later
+/// download.
+fn to_cache(cache: &Path, layout: &Layout, desc: &Descriptor) {
+    let source = layout.blob_path(&desc.digest);
+    let dest = cached(cache, desc);
+    let dir = dest.parent().unwrap_or(cache);
+    if dest.exists() || crate::apk::cache::create_dir(dir).is_err() {
+        return;
+    }
+    if std::fs::hard_link(&source, &dest).is_ok() {
+        return;
+    }
+    // Another filesystem: copy beside the target, then rename, so no reader sees a part.
+    if let Ok(tmp) = tempfile::NamedTempFile::new_in(dir)
+        && std::fs::copy(&source, tmp.path()).is_ok()
+    {
+        let _ = tmp.persist(&dest);
+    }
 }
 
 /// The index with only the `selected` entries, every other field kept.
@@ -230,4 +286,40 @@ fn single_index(desc: &Descriptor, config: &[u8]) -> Result<Vec<u8>, Error> {
         "manifests": [entry],
     });
     Ok(serde_json::to_vec(&index).expect("a JSON value serializes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_blob_cache_serves_only_whole_right_blobs_and_drops_bad_ones() {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = Layout::create(&tmp.path().join("layout")).unwrap();
+        let cache = tmp.path().join("cache");
+        let bytes = b"layer bytes".to_vec();
+        let desc = Descriptor {
+            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
+            digest: Digest::sha256(&bytes),
+            size: bytes.len() as u64,
+            platform: None,
+        };
+        assert!(!from_cache(&cache, &layout, &desc), "empty cache");
+
+        let file = cached(&cache, &desc);
+        crate::apk::cache::create_dir(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"layer bytez").unwrap();
+        assert!(!from_cache(&cache, &layout, &desc));
+        assert!(!file.exists(), "a bad copy is dropped");
+
+        layout.write_blob(&desc.digest, &bytes).unwrap();
+        to_cache(&cache, &layout, &desc);
+        assert_eq!(std::fs::read(&file).unwrap(), bytes);
+        std::fs::remove_file(layout.blob_path(&desc.digest)).unwrap();
+        assert!(from_cache(&cache, &layout, &desc));
+        assert_eq!(
+            std::fs::read(layout.blob_path(&desc.digest)).unwrap(),
+            bytes
+        );
+    }
 }
