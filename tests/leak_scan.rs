@@ -217,7 +217,8 @@ fn registry_commands_with_a_wrong_password() {
 fn repository_urls_with_credentials() {
     // An APK repository whose URL carries the sentinel as its password (as apko configs may):
     // it goes to the host as Basic credentials, and nowhere else: not the image's
-    // /etc/apk/repositories, not show-config, not a lockfile, not the logs.
+    // /etc/apk/repositories, not show-config, show-packages, a lockfile, a rootfs, the
+    // download cache or the logs.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/hello/repo");
     let server = Server::start(move |req| {
         match std::fs::read(repo.join(req.path().trim_start_matches("/repo/"))) {
@@ -260,6 +261,27 @@ fn repository_urls_with_credentials() {
             )),
             "{lock}"
         );
+        let out = scan.apko(
+            level,
+            &["show-packages", &config, "--format", "name-version-source"],
+            "",
+            0,
+        );
+        assert!(
+            out.stdout.contains(&format!(
+                "hello 1.0-r0 http://{}/repo/x86_64/hello-1.0-r0.apk\n",
+                server.addr
+            )),
+            "{out:#?}"
+        );
+        let rootfs = scan.cli.path(&format!("{level}.tar.gz"));
+        let rootfs = rootfs.to_str().unwrap();
+        scan.apko(level, &["build-minirootfs", &config, rootfs], "", 0);
+        let mut plain = Vec::new();
+        flate2::read::MultiGzDecoder::new(std::fs::File::open(rootfs).unwrap())
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert!(!contains(&plain), "the rootfs built at {level} holds it");
     }
     // The credentials did reach the host: the one place they belong.
     let basic = format!(
@@ -277,7 +299,7 @@ fn repository_urls_with_credentials() {
             .all(|r| r.header("authorization") == Some(basic.as_str())),
         "{requests:#?}"
     );
-    scan.finish(LEVELS.len() * 3);
+    scan.finish(LEVELS.len() * 5);
 }
 
 #[test]
