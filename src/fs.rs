@@ -146,6 +146,21 @@ impl Tree {
         self.entries.remove(&path)
     }
 
+    /// The entries directly inside directory `dir` (`""` for the root): name and entry, sorted
+    /// by name.
+    pub fn children<'a>(&'a self, dir: &str) -> impl Iterator<Item = (&'a str, &'a Entry)> {
+        let prefix = match normalize(dir).unwrap_or_default() {
+            d if d.is_empty() => String::new(),
+            d => format!("{d}/"),
+        };
+        let skip = prefix.len();
+        self.entries
+            .range(prefix.clone()..)
+            .take_while(move |(k, _)| k.starts_with(&prefix))
+            .map(move |(k, v)| (&k[skip..], v))
+            .filter(|(name, _)| !name.is_empty() && !name.contains('/'))
+    }
+
     /// Every entry, sorted by path.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Entry)> {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
@@ -232,6 +247,17 @@ mod tests {
             .unwrap();
         let paths: Vec<&str> = t.iter().map(|(p, _)| p).collect();
         assert_eq!(paths, ["usr", "usr/bin", "usr/bin/hello"]);
+        t.insert("usr/bin-x", Entry::dir(0o755)).unwrap();
+        t.insert("usr/bin/a/b", Entry::dir(0o755)).unwrap();
+        let names = |d: &str| {
+            t.children(d)
+                .map(|(n, _)| n.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names("usr/bin"), ["a", "hello"]);
+        assert_eq!(names("/usr/"), ["bin", "bin-x"]);
+        assert_eq!(names(""), ["usr"]);
+        assert!(names("nothing").is_empty());
         assert_eq!(t.get("usr").unwrap().kind, Kind::Dir);
         assert_eq!(
             t.insert("../etc", Entry::dir(0o755)),

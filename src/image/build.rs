@@ -228,7 +228,7 @@ async fn build_arch(
 
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts
 /// (not on a base image: its accounts are kept), `paths`, `certificates`, the s6 services,
-/// busybox's applet links and the character devices.
+/// busybox's applet links, the character devices and glibc's `/etc/ld.so.cache`.
 pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
         append_lines(
@@ -294,6 +294,7 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
             tree.insert(&path, e)?;
         }
     }
+    super::ldso_cache::update(tree, created);
     Ok(())
 }
 

@@ -10,6 +10,7 @@ pub mod busybox;
 pub mod certificates;
 pub mod config;
 pub mod layer;
+pub mod ldso_cache;
 pub mod lock;
 pub mod oci;
 pub mod output;
