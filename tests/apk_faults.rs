@@ -315,3 +315,24 @@ fn the_default_cache_serves_packages_again_and_offline_and_clean_empties_it() {
     );
     assert_eq!(asked().len(), 4);
 }
+
+#[test]
+fn an_unwritable_cache_is_a_warning_not_a_failed_build() {
+    let s = server(0, |right| right);
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // XDG_CACHE_HOME (d/cache) is a file, so the cache directory cannot be made.
+    std::fs::write(d.join("cache"), "not a directory").unwrap();
+    let (code, stderr) = build(&s, d);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert_eq!(
+        stderr.matches("downloads are not cached: ").count(),
+        1,
+        "one warning per build: {stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}/apko-rs/", d.join("cache").display())),
+        "it names the path: {stderr}"
+    );
+    assert!(d.join("out.tar").is_file());
+}

@@ -36,6 +36,8 @@ pub struct Fetcher<'a> {
     hosts: Mutex<HashMap<String, Arc<Mutex<HostCell>>>>,
     cache_dir: Option<PathBuf>,
     offline: bool,
+    /// Set once a cache write has failed (warned about once per build).
+    cache_failed: std::sync::atomic::AtomicBool,
 }
 
 /// Runs a (blocking) resolver call without stalling other tasks of a multi-thread runtime.
@@ -102,6 +104,7 @@ impl<'a> Fetcher<'a> {
             hosts: Mutex::default(),
             cache_dir,
             offline,
+            cache_failed: Default::default(),
         })
     }
 
@@ -141,8 +144,14 @@ impl<'a> Fetcher<'a> {
             });
         }
         let bytes = self.get(spec, url).await?;
-        if let Some(path) = &cached {
-            store(path, &bytes)?;
+        if let Some(path) = &cached
+            && let Err(e) = store(path, &bytes)
+            && !self
+                .cache_failed
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            // The build does not need the cache: a read-only or missing home must not fail it.
+            tracing::warn!("downloads are not cached: {e}");
         }
         Ok(bytes)
     }
