@@ -92,6 +92,12 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
     Ok(())
 }
 
+/// The file `additional` content becomes (`<sha256>`, re-encoded PEM), or apko's error.
+/// Public so the parser can be fuzzed.
+pub fn parse_certificate(text: &str) -> anyhow::Result<(String, String)> {
+    parse(text).map(|c| (c.fingerprint, c.pem))
+}
+
 /// Names become file names: no paths, nothing hidden.
 fn check_name(name: &str) -> anyhow::Result<()> {
     let ok = !name.is_empty()

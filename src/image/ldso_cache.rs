@@ -268,6 +268,12 @@ fn write(entries: &[CacheEntry]) -> Vec<u8> {
     out
 }
 
+/// The ELF machine and `DT_SONAME`s of a shared object, as the cache reads them; `None` for
+/// anything else. Public so the parser can be fuzzed.
+pub fn elf_sonames(data: &[u8]) -> Option<(u16, Vec<String>)> {
+    Elf::parse(data).map(|e| (e.machine, e.sonames))
+}
+
 /// What the cache needs from an ELF shared object.
 struct Elf {
     machine: u16,
