@@ -7,6 +7,7 @@
 //! read (item 21), never printed.
 
 mod checks;
+mod judge;
 
 use apko_credential::Program;
 use apko_credential::client::Invocation;
