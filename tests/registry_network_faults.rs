@@ -293,3 +293,81 @@ fn a_manifest_that_keeps_failing_names_the_attempts() {
     assert_eq!(proxy.count("GET", "/manifests/1"), 4);
     assert!(!dir.exists(), "a failed pull leaves no layout");
 }
+
+#[test]
+fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
+    use apko::registry::blob::UploadOptions;
+    use apko::registry::push::{PushOptions, push_layout};
+    use apko::registry::reference::Reference;
+    use apko::registry::{Client, Credentials, Options};
+    let registry = Registry::start_htpasswd();
+    // The second PATCH of the upload is reset before the registry sees it.
+    let proxy = Flaky::start(registry.host.clone(), |req, n| {
+        (req.method == "PATCH" && n == 2).then(Response::reset)
+    });
+    let p = proxy.server.addr.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let layout =
+        apko_test_support::layout::random_layout(&dir.path().join("layout"), &[2_500_000], 11);
+    let client = Client::new(
+        Options::default(),
+        Credentials::Fixed(Some(apko::auth::Credential::Basic {
+            username: "testuser".into(),
+            password: "testpass".to_string().into(),
+        })),
+    )
+    .unwrap();
+    let options = PushOptions {
+        upload: UploadOptions {
+            monolithic_max: 1 << 20,
+            chunk_size: 1 << 20,
+        },
+        mount_from: Vec::new(),
+    };
+    let tag = Reference::parse(&format!("{p}/resume:1")).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let pushed = rt
+        .block_on(push_layout(&client, &layout.dir, &[tag], &options))
+        .unwrap();
+    assert_eq!(pushed.digest.as_str(), layout.index_digest);
+    // One upload, not two: three chunks plus the reset one, and one status query.
+    assert_eq!(
+        proxy.count("POST", "/v2/resume/blobs/uploads/"),
+        2,
+        "the layer and the config"
+    );
+    let upload_paths: Vec<(String, usize)> = proxy
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|((m, path), _)| m == "PATCH" && path.contains("/blobs/uploads/"))
+        .map(|((_, path), n)| (path.clone(), *n))
+        .collect();
+    assert_eq!(upload_paths.len(), 1, "{upload_paths:?}");
+    assert_eq!(upload_paths[0].1, 4, "3 chunks and the reset one");
+    let status_queries = registry
+        .requests()
+        .into_iter()
+        .filter(|(m, u, s)| m == "GET" && u.contains("/v2/resume/blobs/uploads/") && *s == 204)
+        .count();
+    assert_eq!(status_queries, 1);
+
+    // What the registry holds is the layer, byte for byte.
+    let pulled = dir.path().join("pulled");
+    let reference = Reference::parse(&format!("{}/resume:1", registry.host)).unwrap();
+    rt.block_on(apko::registry::pull::pull_image(
+        &client,
+        &reference,
+        &[],
+        &pulled,
+        None,
+    ))
+    .unwrap();
+    for (digest, bytes) in &layout.blobs {
+        assert_eq!(
+            &std::fs::read(pulled.join("blobs/sha256").join(&digest[7..])).unwrap(),
+            bytes
+        );
+    }
+}

@@ -175,6 +175,7 @@ impl Client {
         let size = desc.size;
         if size > options.monolithic_max {
             let mut offset = 0;
+            let mut resumed = 0;
             while offset < size {
                 let len = options.chunk_size.min(size - offset);
                 let mut req = Request::new(Method::PATCH, url.clone())
@@ -186,19 +187,45 @@ impl Client {
                         len,
                     });
                 req.retry = false;
-                let response = self
+                let sent = match self
                     .send(registry, repository, scopes, &req, progress)
-                    .await?;
-                let status = response.status();
-                if status != StatusCode::ACCEPTED && status != StatusCode::NO_CONTENT {
-                    return Err(Error::from_response(
+                    .await
+                {
+                    Ok(r) if r.status() == StatusCode::ACCEPTED => Ok(r),
+                    Ok(r) if r.status() == StatusCode::NO_CONTENT => Ok(r),
+                    Ok(r) => Err(Error::from_response(
                         format!("{context}: PATCH bytes {offset}-{}", offset + len - 1),
-                        response,
+                        r,
                     )
-                    .await);
+                    .await),
+                    Err(e) => Err(e),
+                };
+                match sent {
+                    Ok(response) => {
+                        url = location(registry, response.headers(), &context)?;
+                        offset += len;
+                    }
+                    // A chunk that may pass: continue from what the registry holds rather
+                    // than upload the whole blob again.
+                    Err(e) if e.is_retriable() && resumed < self.options().retries => {
+                        resumed += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(250 << resumed)).await;
+                        match self
+                            .upload_status(registry, repository, scopes, &url, &context)
+                            .await
+                        {
+                            Some((at, received)) if received <= offset + len => {
+                                tracing::debug!(
+                                    "{e}; the registry holds {received} bytes of {digest}: continuing from there"
+                                );
+                                url = at;
+                                offset = received;
+                            }
+                            _ => return Err(e),
+                        }
+                    }
+                    Err(e) => return Err(e),
                 }
-                url = location(registry, response.headers(), &context)?;
-                offset += len;
             }
         }
         url.query_pairs_mut().append_pair("digest", digest.as_str());
@@ -224,6 +251,40 @@ impl Client {
         }
         check_digest_header(response.headers(), digest, &context)?;
         Ok(Pushed::Uploaded)
+    }
+
+    /// Where an upload stands (`GET` on its URL): the URL to continue with and how many bytes
+    /// the registry holds. `None` when it does not say plainly; `Range: 0-0` (no byte or one)
+    /// counts as none.
+    async fn upload_status(
+        &self,
+        registry: &Registry,
+        repository: &str,
+        scopes: &[String],
+        url: &url::Url,
+        context: &str,
+    ) -> Option<(url::Url, u64)> {
+        let req = Request::new(Method::GET, url.clone());
+        let response = self
+            .send(registry, repository, scopes, &req, None)
+            .await
+            .ok()?;
+        if response.status() != StatusCode::NO_CONTENT {
+            return None;
+        }
+        let range = response
+            .headers()
+            .get(reqwest::header::RANGE)?
+            .to_str()
+            .ok()?;
+        let (first, last) = range.trim().split_once('-')?;
+        let (first, last): (u64, u64) = (first.parse().ok()?, last.parse().ok()?);
+        if first != 0 {
+            return None;
+        }
+        let received = if last == 0 { 0 } else { last + 1 };
+        let next = location(registry, response.headers(), context).unwrap_or_else(|_| url.clone());
+        Some((next, received))
     }
 
     /// Downloads the blob `desc` to `dest`, streaming through a temporary file beside it
