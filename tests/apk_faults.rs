@@ -303,6 +303,11 @@ fn the_default_cache_serves_packages_again_and_offline_and_clean_empties_it() {
         "{stderr}"
     );
     assert!(!cache.exists());
+    let stderr = clean(&[]);
+    assert!(
+        stderr.contains("Cache directory does not exist, nothing to clean"),
+        "{stderr}"
+    );
     let (code, stderr) = build_with(&s, d, &["--offline"]);
     assert_eq!(code, Some(1));
     assert!(

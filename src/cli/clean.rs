@@ -35,6 +35,10 @@ pub fn run(args: CleanArgs) -> anyhow::Result<ExitCode> {
         ));
     }
     tracing::info!("Cleaning cache directory: {}", dir.display());
+    if !dir.exists() {
+        tracing::info!("Cache directory does not exist, nothing to clean");
+        return Ok(ExitCode::SUCCESS);
+    }
     let cleaned = cache::clean(&dir, args.dry_run)
         .with_context(|| format!("cannot clean the cache directory {}", dir.display()))?;
     tracing::info!(
