@@ -214,6 +214,28 @@ impl Tree {
         done.join("/")
     }
 
+    /// Creates the missing directories of `dir` (0755, root, `mtime`), following the tree's
+    /// symlinks as `mkdir -p` would; `Err` names a component that is not a directory.
+    pub fn make_dirs(&mut self, dir: &str, mtime: u64) -> Result<(), String> {
+        let mut prefix = String::new();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            prefix.push('/');
+            prefix.push_str(part);
+            let at = self.resolve(&prefix);
+            match self.get(&at).map(|e| &e.kind) {
+                _ if at.is_empty() => {}
+                Some(Kind::Dir) => {}
+                None => {
+                    let mut d = Entry::dir(0o755);
+                    d.mtime = mtime;
+                    self.insert(&at, d).map_err(|e| e.to_string())?;
+                }
+                Some(_) => return Err(format!("/{at} is not a directory")),
+            }
+        }
+        Ok(())
+    }
+
     /// `path` with every symlink followed, the last component too (at most 40 links): where
     /// writing to `path` inside the image writes.
     pub fn resolve(&self, path: &str) -> String {

@@ -39,7 +39,8 @@ pub fn install_links(tree: &mut Tree, mtime: u64) -> anyhow::Result<()> {
             continue;
         }
         let (dir, _) = link.rsplit_once('/').unwrap_or(("", link));
-        ensure_dir(tree, dir, mtime)?;
+        tree.make_dirs(dir, mtime)
+            .map_err(|e| anyhow::anyhow!("creating busybox link {link}: {e}"))?;
         let at = tree.resolve_parents(link);
         match tree.get(&at).map(|e| &e.kind) {
             None => {
@@ -70,26 +71,6 @@ fn busybox_package(db: String) -> Option<(String, String)> {
                 .find(|p| p.provides.iter().any(|v| v.contains("busybox")))
         })
         .map(|p| (p.name.clone(), p.version.clone()))
-}
-
-/// Creates the directories of `dir` that are missing (0755, `mtime`), through symlinks.
-fn ensure_dir(tree: &mut Tree, dir: &str, mtime: u64) -> anyhow::Result<()> {
-    let mut prefix = String::new();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        prefix.push('/');
-        prefix.push_str(part);
-        let at = tree.resolve(&prefix);
-        match tree.get(&at).map(|e| &e.kind) {
-            Some(Kind::Dir) => {}
-            None => {
-                let mut d = Entry::dir(0o755);
-                d.mtime = mtime;
-                tree.insert(&at, d)?;
-            }
-            Some(_) => bail!("creating busybox links: /{at} is not a directory"),
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -40,13 +40,12 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
         check_name(&extra.name)?;
         let cert = parse(&extra.content)
             .map_err(|e| anyhow!("failed to parse certificate {}: {e:#}", extra.name))?;
-        ensure_dir(tree, CA_CERTS_DIR, mtime)?;
+        tree.make_dirs(CA_CERTS_DIR, mtime)
+            .map_err(|e| anyhow!(e))?;
         let mut file = Entry::file(cert.pem.clone().into_bytes(), 0o644);
         file.mtime = mtime;
-        tree.insert(
-            &format!("{CA_CERTS_DIR}/{}-{}.crt", extra.name, cert.fingerprint),
-            file,
-        )?;
+        let path = format!("{CA_CERTS_DIR}/{}-{}.crt", extra.name, cert.fingerprint);
+        tree.insert(&tree.resolve_parents(&path), file)?;
         all.push(cert);
     }
 
@@ -169,22 +168,6 @@ fn append(
             tree.insert(&target, e)?;
         }
         None => {}
-    }
-    Ok(())
-}
-
-fn ensure_dir(tree: &mut Tree, path: &str, mtime: u64) -> anyhow::Result<()> {
-    let mut prefix = String::new();
-    for part in path.split('/') {
-        if !prefix.is_empty() {
-            prefix.push('/');
-        }
-        prefix.push_str(part);
-        if tree.get(&prefix).is_none() {
-            let mut d = Entry::dir(0o755);
-            d.mtime = mtime;
-            tree.insert(&prefix, d)?;
-        }
     }
     Ok(())
 }
