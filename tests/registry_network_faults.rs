@@ -299,7 +299,7 @@ fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
     use apko::registry::blob::UploadOptions;
     use apko::registry::push::{PushOptions, push_layout};
     use apko::registry::reference::Reference;
-    use apko::registry::{Client, Credentials, Options};
+    use registry_common::{assert_pulls_back, client, runtime};
     let registry = Registry::start_htpasswd();
     // The second PATCH of the upload is reset before the registry sees it.
     let proxy = Flaky::start(registry.host.clone(), |req, n| {
@@ -309,14 +309,7 @@ fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
     let dir = tempfile::tempdir().unwrap();
     let layout =
         apko_test_support::layout::random_layout(&dir.path().join("layout"), &[2_500_000], 11);
-    let client = Client::new(
-        Options::default(),
-        Credentials::Fixed(Some(apko::auth::Credential::Basic {
-            username: "testuser".into(),
-            password: "testpass".to_string().into(),
-        })),
-    )
-    .unwrap();
+    let client = client();
     let options = PushOptions {
         upload: UploadOptions {
             monolithic_max: 1 << 20,
@@ -325,7 +318,7 @@ fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
         mount_from: Vec::new(),
     };
     let tag = Reference::parse(&format!("{p}/resume:1")).unwrap();
-    let rt = tokio::runtime::Runtime::new().unwrap();
+    let rt = runtime();
     let pushed = rt
         .block_on(push_layout(&client, &layout.dir, &[tag], &options))
         .unwrap();
@@ -354,20 +347,10 @@ fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
     assert_eq!(status_queries, 1);
 
     // What the registry holds is the layer, byte for byte.
-    let pulled = dir.path().join("pulled");
-    let reference = Reference::parse(&format!("{}/resume:1", registry.host)).unwrap();
-    rt.block_on(apko::registry::pull::pull_image(
+    assert_pulls_back(
+        &rt,
         &client,
-        &reference,
-        &[],
-        &pulled,
-        None,
-    ))
-    .unwrap();
-    for (digest, bytes) in &layout.blobs {
-        assert_eq!(
-            &std::fs::read(pulled.join("blobs/sha256").join(&digest[7..])).unwrap(),
-            bytes
-        );
-    }
+        &format!("{}/resume:1", registry.host),
+        &layout,
+    );
 }

@@ -8,10 +8,11 @@ mod registry_common;
 use apko::registry::blob::UploadOptions;
 use apko::registry::push::{PushOptions, push_layout};
 use apko::registry::reference::Reference;
-use apko::registry::{Client, Credentials, Options};
 use apko_test_support::layout::{base_image, random_layout};
 use apko_test_support::{Registry, require};
-use registry_common::{Cli, base_blobs, base_index_digest, blobs};
+use registry_common::{
+    Cli, assert_pulls_back, base_blobs, base_index_digest, blobs, client, runtime,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -234,25 +235,6 @@ fn second_repository_mounts_from_the_first() {
     );
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn client() -> Client {
-    Client::new(
-        Options::default(),
-        Credentials::Fixed(Some(apko::auth::Credential::Basic {
-            username: "testuser".into(),
-            password: "testpass".to_string().into(),
-        })),
-    )
-    .unwrap()
-}
-
 #[test]
 fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
     let registry = Registry::start_htpasswd();
@@ -313,26 +295,7 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
     assert_eq!(mounts, 3);
 
     // Pulled back, byte for byte.
-    let pulled = dir.path().join("pulled");
-    let reference = Reference::parse(&format!("{h}/hinted:1")).unwrap();
-    rt.block_on(apko::registry::pull::pull_image(
-        &client,
-        &reference,
-        &[],
-        &pulled,
-        None,
-    ))
-    .unwrap();
-    for (digest, bytes) in &layout.blobs {
-        assert_eq!(
-            &std::fs::read(pulled.join("blobs/sha256").join(&digest[7..])).unwrap(),
-            bytes
-        );
-    }
-    assert_eq!(
-        std::fs::read(pulled.join("index.json")).unwrap(),
-        layout.index
-    );
+    assert_pulls_back(&rt, &client, &format!("{h}/hinted:1"), &layout);
 }
 
 /// skopeo and podman with their own isolated configuration.

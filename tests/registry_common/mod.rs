@@ -223,3 +223,55 @@ pub fn our_helper() -> PathBuf {
     );
     path
 }
+
+/// A multi-thread runtime for tests that call the registry library directly.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A library client with the test registries' htpasswd credentials.
+pub fn client() -> apko::registry::Client {
+    apko::registry::Client::new(
+        apko::registry::Options::default(),
+        apko::registry::Credentials::Fixed(Some(apko::auth::Credential::Basic {
+            username: "testuser".into(),
+            password: "testpass".to_string().into(),
+        })),
+    )
+    .unwrap()
+}
+
+/// Pulls `reference` into a new layout beside `layout` and asserts its index and every blob
+/// came back byte for byte.
+pub fn assert_pulls_back(
+    rt: &tokio::runtime::Runtime,
+    client: &apko::registry::Client,
+    reference: &str,
+    layout: &apko_test_support::layout::RandomLayout,
+) {
+    let pulled = layout.dir.with_extension("pulled");
+    let reference = apko::registry::reference::Reference::parse(reference).unwrap();
+    rt.block_on(apko::registry::pull::pull_image(
+        client,
+        &reference,
+        &[],
+        &pulled,
+        None,
+    ))
+    .unwrap();
+    assert_eq!(
+        std::fs::read(pulled.join("index.json")).unwrap(),
+        layout.index
+    );
+    for (digest, bytes) in &layout.blobs {
+        assert_eq!(
+            &std::fs::read(pulled.join("blobs/sha256").join(&digest[7..])).unwrap(),
+            bytes,
+            "{digest}"
+        );
+    }
+}
