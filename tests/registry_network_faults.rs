@@ -296,10 +296,9 @@ fn a_manifest_that_keeps_failing_names_the_attempts() {
 
 #[test]
 fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
-    use apko::registry::blob::UploadOptions;
-    use apko::registry::push::{PushOptions, push_layout};
+    use apko::registry::push::push_layout;
     use apko::registry::reference::Reference;
-    use registry_common::{assert_pulls_back, client, runtime};
+    use registry_common::{assert_pulls_back, client, one_mib_chunks, runtime};
     let registry = Registry::start_htpasswd();
     // The second PATCH of the upload is reset before the registry sees it.
     let proxy = Flaky::start(registry.host.clone(), |req, n| {
@@ -310,13 +309,7 @@ fn a_chunk_that_fails_continues_from_what_the_registry_holds() {
     let layout =
         apko_test_support::layout::random_layout(&dir.path().join("layout"), &[2_500_000], 11);
     let client = client();
-    let options = PushOptions {
-        upload: UploadOptions {
-            monolithic_max: 1 << 20,
-            chunk_size: 1 << 20,
-        },
-        mount_from: Vec::new(),
-    };
+    let options = one_mib_chunks();
     let tag = Reference::parse(&format!("{p}/resume:1")).unwrap();
     let rt = runtime();
     let pushed = rt

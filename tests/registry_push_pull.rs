@@ -5,13 +5,12 @@
 
 mod registry_common;
 
-use apko::registry::blob::UploadOptions;
 use apko::registry::push::{PushOptions, push_layout};
 use apko::registry::reference::Reference;
 use apko_test_support::layout::{base_image, random_layout};
 use apko_test_support::{Registry, require};
 use registry_common::{
-    Cli, assert_pulls_back, base_blobs, base_index_digest, blobs, client, runtime,
+    Cli, assert_pulls_back, base_blobs, base_index_digest, blobs, client, one_mib_chunks, runtime,
 };
 use std::path::Path;
 use std::process::Command;
@@ -242,13 +241,7 @@ fn large_blobs_go_in_chunks_and_mount_hints_are_used() {
     let dir = tempfile::tempdir().unwrap();
     let layout = random_layout(&dir.path().join("layout"), &[2_500_000, 1000], 7);
     let client = client();
-    let options = PushOptions {
-        upload: UploadOptions {
-            monolithic_max: 1 << 20,
-            chunk_size: 1 << 20,
-        },
-        mount_from: Vec::new(),
-    };
+    let options = one_mib_chunks();
     let rt = runtime();
     let tag = Reference::parse(&format!("{h}/chunked:1")).unwrap();
     let pushed = rt

@@ -275,3 +275,14 @@ pub fn assert_pulls_back(
         );
     }
 }
+
+/// Push options that send any blob over 1 MiB in 1 MiB PATCH chunks.
+pub fn one_mib_chunks() -> apko::registry::push::PushOptions {
+    apko::registry::push::PushOptions {
+        upload: apko::registry::blob::UploadOptions {
+            monolithic_max: 1 << 20,
+            chunk_size: 1 << 20,
+        },
+        mount_from: Vec::new(),
+    }
+}
