@@ -21,6 +21,7 @@ PACKAGES=(
   busybox-static                   # a static userland for images the tests run with podman
   git                              # apko build --vcs reads the checkout holding the config
   openssl python3                  # APK repository tests: a private CA, a Basic-auth file server
+  libsecret-1-dev                  # build: docker-credential-secretservice 0.9.13 (tests/peers.sh)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -32,6 +33,11 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+# The Go peers (real apko, crane, oras, docker-credential-helpers 0.9.13), built once per
+# pinned version under target/peers; tests find them through APKO_PEERS_BIN.
+APKO_PEERS_BIN=$(bash tests/peers.sh)
+export APKO_PEERS_BIN
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -39,6 +39,40 @@ pub fn require(program: &str, package: &str) -> PathBuf {
     );
 }
 
+/// Where `tests/peers.sh` links the Go peers: `$APKO_PEERS_BIN`, else the workspace's
+/// `target/peers/bin`.
+pub fn peers_bin() -> PathBuf {
+    match std::env::var_os("APKO_PEERS_BIN") {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/peers/bin"),
+    }
+}
+
+/// Fails the test unless the Go peer `name` (`apko-go`, `crane`, `oras`,
+/// `docker-credential-pass-0.9.13`, `docker-credential-secretservice-0.9.13`,
+/// `docker-credential-wincred-0.9.13.exe`) was built by `tests/peers.sh`.
+pub fn peer(name: &str) -> PathBuf {
+    let path = peers_bin().join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: this test needs the real Go peer. Run `bash tests/peers.sh` (or \
+         `bash tests/run.sh`, which runs it); it needs Go 1.26 and the Go module proxy.",
+        path.display()
+    );
+    path
+}
+
+/// A PATH with the Go peers' directory first, for clients that find
+/// `docker-credential-<name>` helpers on PATH.
+pub fn path_with_peers(extra_first: &[&Path]) -> std::ffi::OsString {
+    let mut dirs: Vec<PathBuf> = extra_first.iter().map(|p| p.to_path_buf()).collect();
+    dirs.push(peers_bin());
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH entries without ':'")
+}
+
 /// Writes an executable shell script `dir/docker-credential-<name>` and returns its path.
 pub fn fake_helper(dir: &Path, name: &str, body: &str) -> PathBuf {
     let path = dir.join(format!("docker-credential-{name}"));
