@@ -189,7 +189,8 @@ pub struct ConfigFile {
     pub kind: FileKind,
     /// `credsStore`.
     pub creds_store: Option<String>,
-    /// `credHelpers`, in file order.
+    /// `credHelpers`, in file order. An empty helper name is kept: docker reads it as "no
+    /// helper for this host, not even `credsStore`" and uses `auths`.
     pub cred_helpers: Vec<(String, String)>,
     /// `auths`, in file order.
     pub auths: Vec<(String, AuthEntry)>,
@@ -237,10 +238,7 @@ impl ConfigFile {
             Some(Value::Object(map)) => {
                 for (k, v) in map {
                     match v {
-                        Value::String(h) if !h.is_empty() => {
-                            file.cred_helpers.push((k.clone(), h.clone()))
-                        }
-                        Value::String(_) => {}
+                        Value::String(h) => file.cred_helpers.push((k.clone(), h.clone())),
                         _ => {
                             return Err(ConfigError::malformed(
                                 path,

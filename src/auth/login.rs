@@ -23,7 +23,15 @@ pub fn server_key(server: Option<&str>) -> String {
 /// The helper the Docker config assigns to `key`, and the setting that does.
 fn helper_for(file: Option<&ConfigFile>, key: &str) -> Option<(String, String)> {
     let file = file?;
-    if let Some((_, h)) = file.cred_helpers.iter().find(|(k, _)| k == key) {
+    if let Some((_, h)) = file
+        .cred_helpers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+    {
+        if h.is_empty() {
+            // Docker: `""` means no helper for this host; the file keeps the credentials.
+            return None;
+        }
         return Some((
             h.clone(),
             format!("credHelpers[{key:?}] in {}", file.path.display()),

@@ -307,6 +307,9 @@ impl Resolver {
                     .or_default()
                     .clone();
                 cell.get_or_init(|| {
+                    if let Some(refused) = refuse_relative_helper(program, origin) {
+                        return refused;
+                    }
                     self.helper_calls.fetch_add(1, Ordering::Relaxed);
                     let helper = self
                         .helper_env
@@ -417,10 +420,36 @@ impl Resolver {
     }
 }
 
-/// The helper a file assigns to `host`: `credHelpers` (exact key) wins over `credsStore`.
+/// Docker runs only `docker-credential-NAME` from PATH; a name with a path separator would be
+/// run relative to the current directory, so a config in a checkout (or an `--auth` file)
+/// could run a script of that checkout. Absolute paths are kept (they name one program).
+fn refuse_relative_helper(program: &str, origin: &str) -> Option<Outcome> {
+    let has_separator = program.contains('/') || program.contains(std::path::MAIN_SEPARATOR);
+    if !has_separator || std::path::Path::new(program).is_absolute() {
+        return None;
+    }
+    Some(Outcome::Failed(format!(
+        "refused to run credential helper {program:?} ({origin}): a helper name with a path \
+         separator is run relative to the current directory. Give the name NAME of a \
+         docker-credential-NAME on PATH, or an absolute path"
+    )))
+}
+
+/// The helper a file assigns to `host`: `credHelpers` (key compared as host names are, without
+/// case) wins over `credsStore`; `credHelpers[host] = ""` means none at all, as in docker.
 fn helper_source(file: &ConfigFile, host: &str) -> Option<Source> {
     for key in helper_keys(host) {
-        if let Some((_, program)) = file.cred_helpers.iter().find(|(k, _)| *k == key) {
+        if let Some((written, program)) = file
+            .cred_helpers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(&key))
+        {
+            if program.is_empty() {
+                return None;
+            }
+            // The key as the file spells it: `docker login R.Example` stored the helper's
+            // entry under that spelling too.
+            let key = written.clone();
             return Some(Source::Helper {
                 program: program.clone(),
                 origin: format!("credHelpers[{key:?}] in {}", file.path.display()),
@@ -428,8 +457,12 @@ fn helper_source(file: &ConfigFile, host: &str) -> Option<Source> {
             });
         }
     }
-    // containers/image (podman, skopeo) has no credsStore: in their files it means nothing.
-    if matches!(file.kind, FileKind::PodmanRuntime | FileKind::PodmanConfig) {
+    // containers/image (podman, skopeo) has no credsStore: in the files it owns
+    // (REGISTRY_AUTH_FILE, podman's auth.json) it means nothing.
+    if matches!(
+        file.kind,
+        FileKind::RegistryAuthFile | FileKind::PodmanRuntime | FileKind::PodmanConfig
+    ) {
         return None;
     }
     file.creds_store.as_ref().map(|program| Source::Helper {
@@ -463,10 +496,14 @@ fn auths_source(file: &ConfigFile, host: &str, repo: Option<&str>) -> Option<Sou
     })
 }
 
-/// A key naming a whole registry: no path, or only docker's `/v1/`/`/v2/`.
+/// A key naming a whole registry: a URL (docker's `ConvertToHostname` drops its path, whatever
+/// it is), or a bare key without a path or with only docker's `/v1/`/`/v2/` (a bare `host/ns`
+/// is a containers-auth.json namespace).
 fn registry_wide(key: &str) -> bool {
-    let rest = key.split_once("://").map_or(key, |(_, r)| r);
-    match rest.split_once('/') {
+    if key.contains("://") {
+        return true;
+    }
+    match key.split_once('/') {
         None => true,
         Some((_, path)) => matches!(path, "" | "v1" | "v1/" | "v2" | "v2/"),
     }
