@@ -369,3 +369,327 @@ fn migrate_reports_an_unlistable_source_and_the_same_helper_twice() {
         "Error: cannot list the entries to copy: credential helper docker-credential-no-such-helper-xyz is not installed: it is not on PATH; install it, or remove the setting that names it\n"
     );
 }
+
+// docker-credential-helpers v0.9.13, upstream's current release, built by tests/peers.sh.
+
+/// The variables for a 0.9.13 helper: `env`, and the Go peers' directory on PATH.
+fn with_peers(env: &[(String, String)]) -> Vec<(String, String)> {
+    let mut env = env.to_vec();
+    env.push((
+        "PATH".into(),
+        apko_test_support::path_with_peers(&[])
+            .into_string()
+            .unwrap(),
+    ));
+    env
+}
+
+/// A 0.9.13 helper called directly, with `env`.
+fn go_helper(name: &str, env: &[(String, String)]) -> Program {
+    let path = apko_test_support::peer(&format!("docker-credential-{name}"));
+    env.iter()
+        .fold(Program::new(path.to_str().unwrap()), |p, (k, v)| {
+            p.env(k.clone(), v.clone())
+        })
+}
+
+/// Erases keys from docker-credential-apko on the kernel keyring now and on drop, also when
+/// the test fails (the keyring outlives the test).
+struct ForgetInOurs(Vec<String>);
+
+impl ForgetInOurs {
+    fn new(keys: &[&String]) -> ForgetInOurs {
+        let keys: Vec<String> = keys.iter().map(|k| k.to_string()).collect();
+        let ours = Program::new(our_helper().to_str().unwrap())
+            .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils");
+        for k in &keys {
+            ours.erase(k).unwrap();
+        }
+        ForgetInOurs(keys)
+    }
+}
+
+impl Drop for ForgetInOurs {
+    fn drop(&mut self) {
+        let ours = Program::new(our_helper().to_str().unwrap())
+            .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils");
+        for k in &self.0 {
+            let _ = ours.erase(k);
+        }
+    }
+}
+
+#[test]
+fn docker_credential_pass_0_9_13_fails_the_items_its_source_predicts() {
+    let store = PassStore::init();
+    let run = test_helper("pass-0.9.13", &with_peers(&store.env));
+    assert_eq!(
+        run.report["version"],
+        "docker-credential-pass (github.com/docker/docker-credential-helpers) v0.9.13"
+    );
+    // pass/pass.go at v0.9.13 (the 0.6.4 misses answered with exit 0 were fixed in 0.7):
+    // - 13: runPassHelper trims every trailing "\n\r" of `pass show`'s output
+    //   (strings.TrimRight), so a secret ending in a newline loses it;
+    // - 14: Add inserts `docker-credential-helpers/<base64url(ServerURL)>/<Username>`, so a
+    //   second username adds a second file beside the first, and Get and List answer with the
+    //   first name os.ReadDir returns (sorted: u1 before u2, every run);
+    // - 18: Delete runs `pass rm -rf` on the missing directory; pass exits 1 ("… is not in the
+    //   password store.") and the helper prints that error, not the not-found text.
+    // Item 27 may fail under load as for Debian's pass (gpg-agent refusing a parallel get).
+    let mut failed = run.failed();
+    if failed.contains(&27) {
+        let detail = run.detail(27);
+        assert!(
+            detail.contains(" of 30 calls failed; first: ") && detail.contains("gpg: "),
+            "{detail}"
+        );
+        failed.retain(|&i| i != 27);
+    }
+    assert_eq!(failed, [13, 14, 18], "{}", run.summary());
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.detail(13),
+        "secret came back as 76 bytes instead of 77 (first difference at byte 76)"
+    );
+    assert_eq!(
+        run.detail(14),
+        "Username came back as Some(\"u1\") instead of \"u2\""
+    );
+    assert!(
+        run.detail(18)
+            .starts_with("exit 1 with stdout \"exit status 1: Error: docker-credential-helpers/"),
+        "{}",
+        run.detail(18)
+    );
+    // Fixed since 0.6.4: a miss is the not-found text with exit 1 (4, 17, 29); version works.
+    assert_eq!(run.detail(24), "");
+}
+
+#[test]
+fn docker_credential_secretservice_0_9_13_fails_the_items_its_source_predicts() {
+    let service = SecretService::start();
+    let run = test_helper("secretservice-0.9.13", &with_peers(&service.env));
+    assert_eq!(
+        run.report["version"],
+        "docker-credential-secretservice (github.com/docker/docker-credential-helpers) v0.9.13"
+    );
+    // secretservice/secretservice.{go,c} at v0.9.13:
+    // - 9: Get answers ErrCredentialsNotFound whenever the stored secret is "" (`if pass == ""`);
+    // - 21, 22: Add gives each item the display label `Registry credentials for <ServerURL>`
+    //   (since v0.9.0), and list() keys its answer by secret_item_get_label(), not by the
+    //   `server` attribute: every key `list` prints is that label, which `get` does not know,
+    //   so no listed key reads back (21) and the <token> entry is not listed under its URL (22);
+    // - 14: add() stores with attributes label, server, username and docker_cli, so another
+    //   username is another item; get() walks every item for the server and keeps the last the
+    //   search returns. Which one that is differs between gnome-keyring runs (as for 0.6.4):
+    //   when it is the newer one, item 14 passes.
+    // 0.6.4's item 24 (no --version/--help) is fixed.
+    let failed = run.failed();
+    assert!(
+        failed == [9, 14, 21, 22] || failed == [9, 21, 22],
+        "{failed:?}\n{}",
+        run.summary()
+    );
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.detail(9),
+        "get: exit 1 with stdout \"credentials not found in native keychain\""
+    );
+    if failed.contains(&14) {
+        assert_eq!(
+            run.detail(14),
+            "Username came back as Some(\"u1\") instead of \"u2\""
+        );
+    }
+    let scratch = run.report["scratch_host"].as_str().unwrap();
+    let listed: Vec<String> = run.detail(21).split("; ").map(str::to_string).collect();
+    assert!(listed.len() >= 10, "{listed:?}");
+    for key in &listed {
+        let url = key
+            .strip_prefix("\"Registry credentials for ")
+            .and_then(|k| k.strip_suffix("\": get failed"))
+            .unwrap_or_else(|| panic!("{key}"));
+        assert!(url.contains(scratch), "{key}");
+    }
+    assert!(
+        listed.contains(&format!(
+            "\"Registry credentials for https://{scratch}/empty-secret\": get failed"
+        )),
+        "{listed:?}"
+    );
+    assert_eq!(
+        run.detail(22),
+        "the <token> entry stored for item 3 is not listed"
+    );
+    assert_eq!(run.detail(18), "exit 0 (treated as done)");
+}
+
+#[test]
+fn migrate_copies_pass_0_9_13_into_docker_credential_apko_exactly() {
+    let store = PassStore::init();
+    let pass = go_helper("pass-0.9.13", &store.env);
+    let ours = our_helper();
+    let ours_str = ours.to_str().unwrap();
+    let apko_helper = Program::new(ours_str).env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils");
+    let nonce = std::process::id();
+    let a = format!("https://go-pass-a-{nonce}.example");
+    let b = format!("go-pass-b-{nonce}.example:5000");
+    let c = format!("https://go-pass-c-{nonce}.example/v1/");
+    let _forget = ForgetInOurs::new(&[&a, &b, &c]);
+    let secret_a = format!("{}-a", apko_test_support::SENTINEL);
+    let secret_b = format!("{}-b", apko_test_support::SENTINEL);
+    let secret_c = "quote\" backslash\\ & < é".to_string();
+    pass.store(&Credentials::new(&a, "alice", &secret_a))
+        .unwrap();
+    pass.store(&Credentials::new(&b, "<token>", &secret_b))
+        .unwrap();
+    pass.store(&Credentials::new(&c, "carol", &secret_c))
+        .unwrap();
+    // The 0.9 schema: one gpg file per entry, docker-credential-helpers/<base64url(URL)>/<user>.
+    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE, s);
+    for (url, user) in [(&a, "alice"), (&b, "<token>"), (&c, "carol")] {
+        let file = store
+            .store_dir()
+            .join("docker-credential-helpers")
+            .join(b64(url))
+            .join(format!("{user}.gpg"));
+        assert!(file.is_file(), "{}", file.display());
+    }
+
+    let mut env = with_peers(&store.env);
+    env.extend(keyutils());
+    let out = apko(
+        &["auth", "migrate", "--from", "pass-0.9.13", "--to", ours_str],
+        &env,
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    assert_eq!(stderr, "");
+    assert!(!stdout.contains(apko_test_support::SENTINEL));
+    assert_eq!(
+        stdout.lines().collect::<Vec<_>>(),
+        [
+            // The source's list order: sorted keys.
+            format!("copied     {b} (an identity token)"),
+            format!("copied     {a} (user \"alice\")"),
+            format!("copied     {c} (user \"carol\")"),
+            format!("Copied 3 of 3 entries from docker-credential-pass-0.9.13 to {ours_str}."),
+        ]
+    );
+    for (url, user, secret) in [
+        (&a, "alice", &secret_a),
+        (&b, "<token>", &secret_b),
+        (&c, "carol", &secret_c),
+    ] {
+        let got = apko_helper.get(url).unwrap().expect("copied");
+        assert_eq!(
+            (got.username.as_str(), got.secret.expose()),
+            (user, secret),
+            "{url}"
+        );
+    }
+    assert!(apko_helper.get(&b).unwrap().unwrap().is_identity_token());
+}
+
+#[test]
+#[ignore = "bug: `apko auth migrate` takes secretservice 0.9.x's list keys as server URLs, but \
+            they are item labels (`Registry credentials for <URL>`): every entry 0.9.x stored is \
+            `skipped … (listed, but gone when read)`, nothing is copied, and migrate exits 0"]
+fn migrate_copies_secretservice_0_9_13_into_docker_credential_apko_exactly() {
+    require(
+        "docker-credential-secretservice",
+        "golang-docker-credential-helpers",
+    );
+    let service = SecretService::start();
+    let go = go_helper("secretservice-0.9.13", &service.env);
+    let debian = service
+        .env
+        .iter()
+        .fold(Program::new("secretservice"), |p, (k, v)| {
+            p.env(k.clone(), v.clone())
+        });
+    let ours = our_helper();
+    let ours_str = ours.to_str().unwrap();
+    let apko_helper = Program::new(ours_str).env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils");
+    let nonce = std::process::id();
+    let a = format!("https://go-ss-a-{nonce}.example");
+    let b = format!("go-ss-b-{nonce}.example:5000");
+    let old = format!("https://go-ss-old-{nonce}.example");
+    let _forget = ForgetInOurs::new(&[&a, &b, &old]);
+    let secret_a = format!("{}-a", apko_test_support::SENTINEL);
+    let secret_b = format!("{}-b", apko_test_support::SENTINEL);
+    go.store(&Credentials::new(&a, "alice", &secret_a)).unwrap();
+    go.store(&Credentials::new(&b, "<token>", &secret_b))
+        .unwrap();
+    // An item Debian's 0.6.4 stored in the same keyring (its label is the URL).
+    debian
+        .store(&Credentials::new(&old, "olduser", "old-secret"))
+        .unwrap();
+    // What 0.9.13's list answers: its own items under their labels, 0.6.4's under the URL;
+    // `get` knows only URLs.
+    let listed = go.list().unwrap();
+    let keys: Vec<&str> = listed.keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            format!("Registry credentials for {b}").as_str(),
+            format!("Registry credentials for {a}").as_str(),
+            old.as_str()
+        ]
+    );
+    assert!(
+        go.get(&format!("Registry credentials for {a}"))
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(go.get(&a).unwrap().unwrap().secret.expose(), &secret_a);
+
+    let mut env = with_peers(&service.env);
+    env.extend(keyutils());
+    let out = apko(
+        &[
+            "auth",
+            "migrate",
+            "--from",
+            "secretservice-0.9.13",
+            "--to",
+            ours_str,
+        ],
+        &env,
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stdout.contains(apko_test_support::SENTINEL));
+    // Today: `skipped    Registry credentials for https://go-ss-a-….example (listed, but gone
+    // when read)` for a and b, `copied` for old only, "Copied 1 of 3 entries … (2 vanished).",
+    // exit 0.
+    // The copies in any order, then the summary.
+    let mut lines: Vec<&str> = stdout.lines().collect();
+    let summary = lines.pop().unwrap_or_default();
+    lines.sort_unstable();
+    let mut copied = [
+        format!("copied     {a} (user \"alice\")"),
+        format!("copied     {old} (user \"olduser\")"),
+        format!("copied     {b} (an identity token)"),
+    ];
+    copied.sort_unstable();
+    assert_eq!(lines, copied, "{stderr}");
+    assert_eq!(
+        summary,
+        format!("Copied 3 of 3 entries from docker-credential-secretservice-0.9.13 to {ours_str}.")
+    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    for (url, user, secret) in [
+        (&a, "alice", secret_a.as_str()),
+        (&b, "<token>", secret_b.as_str()),
+        (&old, "olduser", "old-secret"),
+    ] {
+        let got = apko_helper.get(url).unwrap().expect("copied");
+        assert_eq!(
+            (got.username.as_str(), got.secret.expose().as_str()),
+            (user, secret),
+            "{url}"
+        );
+    }
+}
