@@ -78,6 +78,16 @@ const CASES: &[Case] = &[
         args: &[],
     },
     Case {
+        name: "include-merge",
+        config: "differential/include-merge.yaml",
+        args: &[],
+    },
+    Case {
+        name: "service-bundle",
+        config: "differential/service-bundle.yaml",
+        args: &[],
+    },
+    Case {
         name: "own-layering",
         config: "differential/layering.yaml",
         args: &[],
@@ -292,6 +302,16 @@ fn local_repo(dir: &Path, key: &Path) {
                         provided.clone(),
                         0o644,
                     ),
+                ],
+                ..base.clone()
+            },
+            PackageSpec {
+                name: "s6".into(),
+                version: "2.13-r0".into(),
+                description: "a stand-in for the s6 supervisor".into(),
+                files: vec![
+                    dir_("bin", 0o755),
+                    file("bin/s6-svscan", "#!/bin/sh\nexec sleep infinity\n", 0o755),
                 ],
                 ..base.clone()
             },
