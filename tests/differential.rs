@@ -1372,6 +1372,19 @@ fn real_apko_and_ours_build_the_corpus_alike_but_for_the_listed_differences() {
             .or(o.layout.as_ref())
             .map(|l| l.images.iter().map(|im| im.arch.clone()).collect())
             .unwrap_or_default();
+        // The comparator finds nothing between a build and itself.
+        for (side, x) in [("apko", &a), ("ours", &o)]
+            .into_iter()
+            .filter(|(_, x)| x.status == 0)
+        {
+            let own = compare(case, x, x);
+            assert!(
+                own.is_empty(),
+                "{}: {side}'s build differs from itself: {}",
+                case.name,
+                own[0].key
+            );
+        }
         let diffs = compare(case, &a, &o);
         let mut ids: BTreeMap<&str, usize> = BTreeMap::new();
         let mut unknown = 0;
@@ -1464,5 +1477,43 @@ fn real_apko_and_ours_build_the_corpus_alike_but_for_the_listed_differences() {
         "{} unexplained differences and {} stale rows (see target/differential/table.md)",
         unexplained.len(),
         stale.len()
+    );
+}
+
+#[test]
+fn globs_match_whole_keys() {
+    let key = "full/x86_64 layer: etc/apko.json only in apko";
+    assert!(glob("* etc/apko.json only in apko", key));
+    assert!(glob("*/* layer: etc/apko.json only in ap?o", key));
+    assert!(glob("*", key));
+    assert!(!glob("* etc/apko.json", key));
+    assert!(!glob("etc/apko.json*", key));
+    assert!(glob(
+        "*/apk/db/installed record * differs",
+        "a/b layer: usr/lib/apk/db/installed record x differs"
+    ));
+    assert!(!glob(
+        "* blob: layer@*#* only in apko",
+        "c blob: layer@x86_64 only in apko"
+    ));
+    assert!(glob(
+        "* blob: layer@*#* only in apko",
+        "c blob: layer@x86_64#1 only in apko"
+    ));
+}
+
+#[test]
+fn digests_become_the_names_of_their_blobs() {
+    let hex = "ab".repeat(32);
+    let names = BTreeMap::from([(hex.clone(), "layer@x86_64".to_string())]);
+    assert_eq!(
+        symbolize_str(
+            &format!(
+                "pkg:oci/x@sha256%3A{hex}?a SPDXRef-sha256-{hex} {}",
+                "cd".repeat(32)
+            ),
+            &names
+        ),
+        "pkg:oci/x@sha256%3A<layer@x86_64>?a SPDXRef-sha256-<layer@x86_64> <sha256>"
     );
 }
