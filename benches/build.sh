@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# End-to-end `apko build` time against `tar c ROOTFS | gzip -6` of the same tree (the layer
-# apko writes, unpacked), for the bundled example and for a synthetic repository of about 100
-# packages. Prints medians and the ratio (goal: at most 1.0).
+# End-to-end `apko build` against real apko (v1.2.39, built by tests/peers.sh) building the
+# same config with the same SOURCE_DATE_EPOCH, and against `tar c ROOTFS | gzip -6` of the
+# same tree (the layer apko writes, unpacked): wall time and peak RSS, medians of interleaved
+# runs. Images: the bundled example, synthetic repositories of 100 and 1,000 packages, and
+# apko's own `apko.yaml` (two architectures) from the shared testdata.
 #
-#   bash benches/build.sh [RUNS]     (default 7 runs each, interleaved)
+#   bash benches/build.sh [RUNS]     (default 7 runs each)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-7}
@@ -11,24 +13,35 @@ runs=${1:-7}
 cargo build --release --quiet --bin apko --example synthrepo
 target=$(cd "${CARGO_TARGET_DIR:-target}" && pwd) # absolute: benches cd into other dirs
 apko=$target/release/apko
+peers=$(bash tests/peers.sh)
+apko_go=$peers/apko-go
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-# Seconds taken by a command (stdout and stderr discarded).
-seconds() {
-  local t0 t1
-  t0=$(date +%s.%N)
-  "$@" >/dev/null 2>&1
-  t1=$(date +%s.%N)
-  awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f\n", b - a }'
+# measure DIR CMD...: runs CMD in DIR once, prints "SECONDS MAXRSS_KB" (the child's own rusage).
+measure() {
+  python3 - "$@" <<'PY'
+import os, subprocess, sys, time
+d, cmd = sys.argv[1], sys.argv[2:]
+t = time.perf_counter()
+p = subprocess.Popen(cmd, cwd=d, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, ru = os.wait4(p.pid, 0)
+elapsed = time.perf_counter() - t
+if status != 0:
+    sys.exit(f"{' '.join(cmd)} failed: {err.decode(errors='replace')[-2000:]}")
+print(f"{elapsed:.4f} {ru.ru_maxrss}")
+PY
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.3f", m}'; }
+median_mb() { sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.0f", m/1024}'; }
 
-# bench NAME DIR CONFIG: builds in DIR, then times both commands RUNS times, interleaved.
+# bench NAME DIR CONFIG ARCH: builds in DIR, then times the three commands RUNS times, interleaved.
 bench() {
-  local name=$1 dir=$2 config=$3 out=$work/$1.tar rootfs=$work/$1-rootfs
-  (cd "$dir" && SOURCE_DATE_EPOCH=0 "$apko" build "$config" bench:1 "$out" --arch host)
+  local name=$1 dir=$2 config=$3 arch=$4 out=$work/$1.tar rootfs=$work/$1-rootfs
+  export SOURCE_DATE_EPOCH=0
+  (cd "$dir" && "$apko" build "$config" bench:1 "$out" --arch "$arch" >/dev/null 2>&1)
   mkdir -p "$work/$name-x" "$rootfs"
   tar xf "$out" -C "$work/$name-x"
   local layer
@@ -36,25 +49,47 @@ bench() {
   tar xzf "$work/$name-x/$layer" -C "$rootfs"
   local size
   size=$(du -sh "$rootfs" | cut -f1)
-  : >"$work/a" && : >"$work/b"
-  for _ in $(seq "$runs"); do
-    (cd "$dir" && SOURCE_DATE_EPOCH=0 seconds "$apko" build "$config" bench:1 "$out" --arch host) >>"$work/a"
-    seconds sh -c "tar c -C '$rootfs' . | gzip -6 >/dev/null" >>"$work/b"
+  : >"$work/a" && : >"$work/g" && : >"$work/b"
+  for i in $(seq "$runs"); do
+    if ((i % 2)); then
+      measure "$dir" "$apko" build "$config" bench:1 "$out" --arch "$arch" >>"$work/a"
+      measure "$dir" "$apko_go" build "$config" bench:1 "$work/go.tar" --arch "$arch" >>"$work/g"
+    else
+      measure "$dir" "$apko_go" build "$config" bench:1 "$work/go.tar" --arch "$arch" >>"$work/g"
+      measure "$dir" "$apko" build "$config" bench:1 "$out" --arch "$arch" >>"$work/a"
+    fi
+    measure "$dir" sh -c "tar c -C '$rootfs' . | gzip -6 >/dev/null" >>"$work/b"
   done
-  local a b
-  a=$(median <"$work/a")
-  b=$(median <"$work/b")
-  local ratio
-  ratio=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
-  printf '%-34s %8s %12s %16s %7s\n' "$name ($size tree)" "$runs" "${a}s" "${b}s" "$ratio"
-  [ -z "${BENCH_ROWS:-}" ] || echo "apko build $name ($size tree)|${a} s|tar c, gzip -6: ${b} s|$ratio|<= 1.0" >>"$BENCH_ROWS"
+  unset SOURCE_DATE_EPOCH
+  local a ar g gr b
+  a=$(cut -d' ' -f1 "$work/a" | median); ar=$(cut -d' ' -f2 "$work/a" | median_mb)
+  g=$(cut -d' ' -f1 "$work/g" | median); gr=$(cut -d' ' -f2 "$work/g" | median_mb)
+  b=$(cut -d' ' -f1 "$work/b" | median)
+  local ratio_go ratio_rss ratio_tar
+  ratio_go=$(awk -v a="$a" -v b="$g" 'BEGIN { printf "%.2f", a / b }')
+  ratio_rss=$(awk -v a="$ar" -v b="$gr" 'BEGIN { printf "%.2f", a / b }')
+  ratio_tar=$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", a / b }')
+  printf '%-28s %4s %9s %7s %9s %7s %7s %7s %11s %7s\n' "$name ($size)" "$runs" "${a}s" "${ar}M" "${g}s" "${gr}M" \
+    "$ratio_go" "$ratio_rss" "${b}s" "$ratio_tar"
+  if [ -n "${BENCH_ROWS:-}" ]; then
+    echo "apko build $name ($size tree), time|${a} s|apko 1.2.39 ${g} s|$ratio_go|<= 1.0" >>"$BENCH_ROWS"
+    echo "apko build $name ($size tree), peak RSS|${ar} MB|apko 1.2.39 ${gr} MB|$ratio_rss|-" >>"$BENCH_ROWS"
+    echo "apko build $name ($size tree) vs tar|${a} s|tar c, gzip -6: ${b} s|$ratio_tar|<= 1.0" >>"$BENCH_ROWS"
+  fi
 }
 
 openssl genrsa -out "$work/bench.rsa" 2048 2>/dev/null
 host_apk=$(uname -m)
 "$target/release/examples/synthrepo" "$work/bench.rsa" "$host_apk" 100 "$work/synth"
+"$target/release/examples/synthrepo" "$work/bench.rsa" "$host_apk" 1000 "$work/synth1000"
+mkdir -p "$work/apko-cli"
+ln -s "$(cd ../shared/testdata/apko-cli && pwd)" "$work/apko-cli/testdata"
+cp ../shared/testdata/apko-cli/apko.yaml "$work/apko-cli/apko.yaml"
 
-echo "apko build vs tar c ROOTFS | gzip -6 (medians; $(nproc) cores; load average $(cut -d" " -f1-3 /proc/loadavg))"
-printf '%-34s %8s %12s %16s %7s\n' "image" "runs" "apko build" "tar|gzip -6" "ratio"
-bench hello "$PWD" examples/hello/apko.yaml
-bench synthetic-100 "$work/synth" apko.yaml
+echo "apko build vs real apko $("$apko_go" version 2>/dev/null | awk '/GitVersion/ {print $2}') and tar c ROOTFS | gzip -6"
+echo "(medians; $(nproc) cores; load average $(cut -d" " -f1-3 /proc/loadavg); RSS is each process's peak)"
+printf '%-28s %4s %9s %7s %9s %7s %7s %7s %11s %7s\n' "image" "runs" "apko" "RSS" "apko-go" "RSS" "t ratio" "M ratio" "tar|gzip-6" "ratio"
+bench hello "$PWD" examples/hello/apko.yaml x86_64
+bench synthetic-100 "$work/synth" apko.yaml "$host_apk"
+bench synthetic-1000 "$work/synth1000" apko.yaml "$host_apk"
+bench apko.yaml "$work/apko-cli" apko.yaml x86_64,aarch64

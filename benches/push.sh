@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# `apko push` against `skopeo copy oci:… docker://…`, and `apko pull` against
-# `skopeo copy docker://… oci:…`, on a local docker-registry (htpasswd, plain HTTP), same
-# registry, same run, alternating which tool goes first. Every push of fresh blobs gets a new
+# `apko push` against `skopeo copy oci:… docker://…`, `crane push` (go-containerregistry, what
+# real apko pushes with) and `oras cp --from-oci-layout`, and `apko pull` against the same tools
+# pulling into an OCI layout, on a local docker-registry (htpasswd, plain HTTP), same registry,
+# same run, rotating which tool goes first. crane and oras read the credentials from a docker
+# config.json `auths` entry, apko from `--auth-file`, skopeo from `--*-creds`. Every push of fresh blobs gets a new
 # random layout (4 layers, ~100 MB in all, never pushed before). Prints medians and ratios for:
 # fresh blobs, every blob already there (the same layout again), and pulling.
 #   RUNS=9 bash benches/push.sh
@@ -11,6 +13,7 @@ RUNS=${RUNS:-9}
 MB=${MB:-100}
 cargo build -q --release --bin apko
 APKO=${CARGO_TARGET_DIR:-$PWD/target}/release/apko
+PEERS=$(bash tests/peers.sh)
 for tool in docker-registry skopeo htpasswd python3; do
   command -v "$tool" >/dev/null || { echo "benches/push.sh needs $tool (bash tests/run.sh installs it)" >&2; exit 1; }
 done
@@ -44,12 +47,14 @@ reg_pid=$!
 until python3 -c "import socket; socket.create_connection(('127.0.0.1',$port))" 2>/dev/null; do sleep 0.05; done
 
 printf '%s=bench:benchpass\n' "$host" > "$work/auth.txt"
-mkdir -p "$work/home"
+mkdir -p "$work/home/docker"
+printf '{"auths":{"%s":{"auth":"%s"}}}' "$host" "$(printf bench:benchpass | base64)" > "$work/home/docker/config.json"
 
-python3 - "$APKO" "$host" "$work" "$RUNS" "$MB" <<'PY'
+python3 - "$APKO" "$host" "$work" "$RUNS" "$MB" "$PEERS" <<'PY'
 import hashlib, json, os, shutil, statistics, subprocess, sys, time
 
-apko, host, work, runs, mb = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
+apko, host, work, runs, mb, peers = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+crane, oras = f"{peers}/crane", f"{peers}/oras"
 env = dict(os.environ, HOME=f"{work}/home", DOCKER_CONFIG=f"{work}/home/docker")
 for k in ("REGISTRY_AUTH_FILE", "XDG_RUNTIME_DIR", "APKO_AUTH"):
     env.pop(k, None)
@@ -104,11 +109,24 @@ def skopeo_pull(repo, d):
     return timed(["skopeo", "copy", "-q", "--all", "--src-creds", "bench:benchpass", "--src-tls-verify=false",
                   f"docker://{host}/{repo}:1", f"oci:{d}:1"])
 
-results = {k: {"apko": [], "skopeo": []} for k in ("fresh", "existing", "pull")}
+def crane_push(d, repo):
+    return timed([crane, "push", "--insecure", d, f"{host}/{repo}:1"])
+
+def crane_pull(repo, d):
+    return timed([crane, "pull", "--insecure", "--format", "oci", f"{host}/{repo}:1", d])
+
+def oras_push(d, repo):
+    return timed([oras, "cp", "--from-oci-layout", "--to-plain-http", f"{d}:bench", f"{host}/{repo}:1"])
+
+def oras_pull(repo, d):
+    return timed([oras, "cp", "--from-plain-http", "--to-oci-layout", f"{host}/{repo}:1", f"{d}:1"])
+
+tools = [("apko", apko_push, apko_pull), ("skopeo", skopeo_push, skopeo_pull),
+         ("crane", crane_push, crane_pull), ("oras", oras_push, oras_pull)]
+peer_names = [t[0] for t in tools[1:]]
+results = {k: {t[0]: [] for t in tools} for k in ("fresh", "existing", "pull")}
 for i in range(runs):
-    order = [("apko", apko_push, apko_pull), ("skopeo", skopeo_push, skopeo_pull)]
-    if i % 2:
-        order.reverse()
+    order = tools[i % len(tools):] + tools[:i % len(tools)]
     for name, push, pull in order:
         d = layout()
         repo = f"{name}-{i}"
@@ -123,10 +141,12 @@ labels = {"fresh": f"push, fresh blobs (4 layers, {mb} MB)", "existing": "push, 
           "pull": f"pull ({mb} MB)"}
 print(f"medians of {runs} runs, registry on loopback (plain HTTP, htpasswd):")
 for key, label in labels.items():
-    a, s = statistics.median(results[key]["apko"]), statistics.median(results[key]["skopeo"])
-    print(f"  {label:40} apko {a:6.3f} s   skopeo {s:6.3f} s   ratio {a / s:.2f}")
-    goal = {"fresh": "<= 0.85", "existing": "<= 1.0", "pull": "-"}[key]
-    if os.environ.get("BENCH_ROWS"):
-        with open(os.environ["BENCH_ROWS"], "a") as rows:
-            rows.write(f"{label}|{a:.3f} s|skopeo {s:.3f} s|{a / s:.2f}|{goal}\n")
+    a = statistics.median(results[key]["apko"])
+    for peer in peer_names:
+        s = statistics.median(results[key][peer])
+        print(f"  {label:40} apko {a:6.3f} s   {peer:6} {s:6.3f} s   ratio {a / s:.2f}")
+        goal = {"fresh": "<= 0.85", "existing": "<= 1.0", "pull": "-"}[key]
+        if os.environ.get("BENCH_ROWS"):
+            with open(os.environ["BENCH_ROWS"], "a") as rows:
+                rows.write(f"{label}|{a:.3f} s|{peer} {s:.3f} s|{a / s:.2f}|{goal}\n")
 PY

@@ -51,6 +51,14 @@ fn run(key: PathBuf, busybox: PathBuf, out: PathBuf) -> Result<(), Box<dyn std::
                 FileSpec::Dir("bin".into(), 0o755),
                 FileSpec::File("bin/busybox".into(), busybox, 0o755),
                 FileSpec::Symlink("bin/sh".into(), "busybox".into()),
+                FileSpec::Dir("etc".into(), 0o755),
+                FileSpec::Dir("etc/busybox-paths.d".into(), 0o755),
+                // The applet list busybox packages ship since Alpine 1.36.0-r8; apko links each.
+                FileSpec::File(
+                    "etc/busybox-paths.d/busybox".into(),
+                    b"/bin/cat\n/bin/echo\n/bin/ls\n/bin/sh\n".to_vec(),
+                    0o644,
+                ),
             ],
             ..base.clone()
         },

@@ -503,10 +503,6 @@ fn real_apko_publishes_with_the_secret_in_docker_credential_apko_on_the_secret_s
 }
 
 #[test]
-#[ignore = "bug: src/apk/mkrepo.rs writes symlinks (examples/hello's /bin/sh) without the \
-            APK-TOOLS.checksum.SHA1 PAX record abuild and melange write (SHA-1 of the link \
-            target); real apko refuses the package: `unable to install files for pkg busybox: \
-            checksum is nil for bin/sh`"]
 fn real_apko_publishes_the_bundled_example() {
     let registry = Registry::start_htpasswd();
     let host = registry.host.as_str();

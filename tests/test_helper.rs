@@ -590,10 +590,6 @@ fn migrate_copies_pass_0_9_13_into_docker_credential_apko_exactly() {
 }
 
 #[test]
-#[ignore = "bug: `apko auth migrate` takes secretservice 0.9.x's list keys as server URLs, but \
-            they are item labels (`Registry credentials for <URL>`): every entry 0.9.x stored is \
-            `skipped … (listed, but gone when read)` and not copied (only 0.6.4's entries are), \
-            and migrate still exits 0"]
 fn migrate_copies_secretservice_0_9_13_into_docker_credential_apko_exactly() {
     require(
         "docker-credential-secretservice",

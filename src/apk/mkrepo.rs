@@ -89,6 +89,12 @@ fn data_tar(spec: &PackageSpec) -> (Vec<u8>, u64) {
                 builder.append_data(&mut header, path, &data[..])
             }
             FileSpec::Symlink(path, target) => {
+                // abuild records a symlink's checksum over its target; apk and go-apk refuse
+                // a link without one ("checksum is nil").
+                let sum = hex::encode(Sha1::digest(target.as_bytes()));
+                builder
+                    .append_pax_extensions([("APK-TOOLS.checksum.SHA1", sum.as_bytes())])
+                    .expect("writing a tar to memory");
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_mode(0o777);
                 header.set_size(0);

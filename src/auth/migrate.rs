@@ -113,6 +113,10 @@ impl fmt::Display for Migration {
     }
 }
 
+/// The label docker-credential-secretservice 0.9.x gives its items, which its `list` answers
+/// with instead of the server URL.
+const SECRETSERVICE_09_LABEL: &str = "Registry credentials for ";
+
 /// Copies every entry `from` lists into `to`. Only `list` failing stops it; a failure on one
 /// entry is recorded and the rest are still copied.
 pub fn migrate(
@@ -124,6 +128,11 @@ pub fn migrate(
     let listed = from.list()?;
     let mut entries = Vec::with_capacity(listed.len());
     for (server_url, username) in listed {
+        let server_url = match server_url.strip_prefix(SECRETSERVICE_09_LABEL) {
+            // docker-credential-secretservice 0.9.x lists its items by label, not by URL.
+            Some(url) if !matches!(from.get(&server_url), Ok(Some(_))) => url.to_string(),
+            _ => server_url,
+        };
         let fate = copy_one(from, to, &server_url, overwrite, dry_run);
         tracing::debug!(server_url, fate = ?fate, "migrate");
         entries.push(Entry {
