@@ -173,7 +173,7 @@ fn a_package_other_than_the_index_names_is_refused() {
     assert_eq!(
         stderr,
         format!(
-            "Error: building amd64: package {}/repo/x86_64/hello-1.0-r0.apk: its control section's checksum is Q1osO0GZbvDn3L5jxs53+fYwQyyCI= but the index says Q13wRmxw9uVi02sE0jwDo6lzUHc1c=: the package was modified or replaced after the index was signed; refusing to install it\n",
+            "Error: building amd64: package {}/repo/x86_64/hello-1.0-r0.apk: its control section's checksum is Q1MQWXIlH3cUZnL8wH86U7yEd45uc= but the index says Q13wRmxw9uVi02sE0jwDo6lzUHc1c=: the package was modified or replaced after the index was signed; refusing to install it\n",
             s.url()
         )
     );

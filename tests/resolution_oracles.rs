@@ -54,6 +54,8 @@ struct Case {
     registry_auth_file: Option<&'static str>,
     /// podman's `$XDG_RUNTIME_DIR/containers/auth.json`.
     podman: Option<&'static str>,
+    /// `$DOCKER_AUTH_CONFIG`.
+    env_auth_config: Option<&'static str>,
     host: &'static str,
 }
 
@@ -63,6 +65,24 @@ const fn case(id: &'static str, docker: &'static str, host: &'static str) -> Cas
         docker: Some(docker),
         registry_auth_file: None,
         podman: None,
+        env_auth_config: None,
+        host,
+    }
+}
+
+/// `case` with `$DOCKER_AUTH_CONFIG` set.
+const fn env_case(
+    id: &'static str,
+    env: &'static str,
+    docker: &'static str,
+    host: &'static str,
+) -> Case {
+    Case {
+        id,
+        docker: Some(docker),
+        registry_auth_file: None,
+        podman: None,
+        env_auth_config: Some(env),
         host,
     }
 }
@@ -282,6 +302,7 @@ fn cases() -> Vec<Case> {
             docker: None,
             registry_auth_file: Some(auths!("r.example")),
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -290,6 +311,7 @@ fn cases() -> Vec<Case> {
             docker: Some(r#"{"auths":{"r.example":{"auth":"ZG9ja2VyOnA="}}}"#),
             registry_auth_file: Some(auths!("r.example")),
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -297,6 +319,7 @@ fn cases() -> Vec<Case> {
             docker: Some(auths!("q.example")),
             registry_auth_file: Some(auths!("r.example")),
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -304,6 +327,7 @@ fn cases() -> Vec<Case> {
             docker: None,
             registry_auth_file: Some(r#"{"credsStore":"alpha"}"#),
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -311,6 +335,7 @@ fn cases() -> Vec<Case> {
             docker: None,
             registry_auth_file: Some(r#"{"credHelpers":{"r.example":"alpha"}}"#),
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -318,6 +343,7 @@ fn cases() -> Vec<Case> {
             docker: None,
             registry_auth_file: None,
             podman: Some(auths!("r.example")),
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -325,6 +351,7 @@ fn cases() -> Vec<Case> {
             docker: Some(auths!("q.example")),
             registry_auth_file: None,
             podman: Some(auths!("r.example")),
+            env_auth_config: None,
             host: "r.example",
         },
         Case {
@@ -333,13 +360,58 @@ fn cases() -> Vec<Case> {
             // base64("raf:p")
             registry_auth_file: Some(r#"{"auths":{"r.example":{"auth":"cmFmOnA="}}}"#),
             podman: Some(auths!("r.example")),
+            env_auth_config: None,
             host: "r.example",
         },
+        // DOCKER_AUTH_CONFIG (base64("env:p") = ZW52OnA=).
+        env_case(
+            "DOCKER_AUTH_CONFIG only",
+            r#"{"auths":{"r.example":{"auth":"ZW52OnA="}}}"#,
+            "{}",
+            "r.example",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG over credHelpers",
+            r#"{"auths":{"r.example":{"auth":"ZW52OnA="}}}"#,
+            r#"{"credHelpers":{"r.example":"alpha"}}"#,
+            "r.example",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG for another host, credsStore",
+            r#"{"auths":{"q.example":{"auth":"ZW52OnA="}}}"#,
+            r#"{"credsStore":"alpha"}"#,
+            "r.example",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG hub key",
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"ZW52OnA="}}}"#,
+            "{}",
+            "docker.io",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG with credsStore",
+            r#"{"credsStore":"alpha","auths":{}}"#,
+            auths!("r.example"),
+            "r.example",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG entry without auth",
+            r#"{"auths":{"r.example":{"username":"env","password":"p"}}}"#,
+            auths!("r.example"),
+            "r.example",
+        ),
+        env_case(
+            "DOCKER_AUTH_CONFIG malformed",
+            r#"{"auths":"#,
+            auths!("r.example"),
+            "r.example",
+        ),
         Case {
             id: "no files at all",
             docker: None,
             registry_auth_file: None,
             podman: None,
+            env_auth_config: None,
             host: "r.example",
         },
     ]
@@ -501,6 +573,53 @@ const DISAGREEMENTS: &[(&str, &str, &str)] = &[
         "crane",
         "a failing helper does not stop a lookup that has another source; go-containerregistry fails",
     ),
+    // DOCKER_AUTH_CONFIG (containers/image does not read it).
+    (
+        "DOCKER_AUTH_CONFIG only",
+        "skopeo",
+        "follows docker: DOCKER_AUTH_CONFIG is docker's (docker/cli 28+, read by go-containerregistry); containers/image ignores it",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG over credHelpers",
+        "skopeo",
+        "containers/image ignores DOCKER_AUTH_CONFIG",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG hub key",
+        "skopeo",
+        "containers/image ignores DOCKER_AUTH_CONFIG",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG for another host, credsStore",
+        "skopeo",
+        "containers/image ignores DOCKER_AUTH_CONFIG and credsStore",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG with credsStore",
+        "crane",
+        "a DOCKER_AUTH_CONFIG docker refuses (it takes only auths entries with auth) is an error naming the variable; docker warns and ignores it, so a CI job would go on without the credentials it was given",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG with credsStore",
+        "skopeo",
+        "as for crane: a clear error",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG entry without auth",
+        "crane",
+        "as for credsStore: a clear error, where docker warns and ignores the variable",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG entry without auth",
+        "skopeo",
+        "a clear error",
+    ),
+    (
+        "DOCKER_AUTH_CONFIG malformed",
+        "crane",
+        "a clear error (naming the variable and the position, never its text), where docker warns and ignores the variable",
+    ),
+    ("DOCKER_AUTH_CONFIG malformed", "skopeo", "a clear error"),
     // Files.
     (
         "docker config and REGISTRY_AUTH_FILE",
@@ -583,6 +702,9 @@ printf '{{"ServerURL":"%s","Username":"{name}","Secret":"{name}@%s"}}\n' "$url" 
             .current_dir(self.dir.path());
         if case.registry_auth_file.is_some() {
             cmd.env("REGISTRY_AUTH_FILE", self.path("registry-auth.json"));
+        }
+        if let Some(text) = case.env_auth_config {
+            cmd.env("DOCKER_AUTH_CONFIG", text);
         }
         cmd
     }

@@ -192,12 +192,8 @@ impl<'a> Fetcher<'a> {
                             HostAuth::Url(credential)
                         }
                         None => HostAuth::Resolved(
-                            blocking(|| self.resolver.resolve(&target)).map_err(|source| {
-                                ApkError::Auth {
-                                    url: url.to_string(),
-                                    cause: source,
-                                }
-                            })?,
+                            blocking(|| self.resolver.resolve(&target))
+                                .unwrap_or_else(Resolved::anonymous_after),
                         ),
                     });
                 }
@@ -326,10 +322,7 @@ impl<'a> Fetcher<'a> {
                         return Err(rejected(previous.trail));
                     }
                     let next = blocking(|| self.resolver.resolve_after(&target, &previous, &why))
-                        .map_err(|source| ApkError::Auth {
-                        url: url.to_string(),
-                        cause: source,
-                    })?;
+                        .unwrap_or_else(Resolved::anonymous_after);
                     tracing::debug!(host = %target.host, status = %why, "credential rejected; trying the next source");
                     host.auth = Some(HostAuth::Resolved(next));
                     host.generation += 1;

@@ -22,7 +22,13 @@ pub enum FileKind {
     PodmanConfig,
     /// A file named by `--auth` or `--auth-file`.
     AuthFlag,
+    /// `$DOCKER_AUTH_CONFIG`: a docker config in the environment (docker/cli 28+), only
+    /// `auths` entries with `auth`, asked before every other source.
+    EnvAuthConfig,
 }
+
+/// The name `$DOCKER_AUTH_CONFIG` is shown under, where a file would show its path.
+pub const ENV_AUTH_CONFIG: &str = "$DOCKER_AUTH_CONFIG";
 
 /// The files to read, in order, and why each is there.
 #[derive(Debug, Clone)]
@@ -31,6 +37,11 @@ pub struct Locations {
     pub docker_dir: PathBuf,
     /// What chose it: `--config`, `DOCKER_CONFIG` or `$HOME/.docker`.
     pub docker_dir_origin: &'static str,
+    /// `DOCKER_AUTH_CONFIG`, when set (it holds secrets: never printed).
+    pub env_config: Option<Secret<String>>,
+    /// `GITHUB_TOKEN` as the password of `GITHUB_ACTOR` (else `unset`) for ghcr.io, as
+    /// go-containerregistry's GitHub keychain gives it to real apko's `publish`.
+    pub github: Option<Credential>,
     /// Every file, in lookup order.
     pub files: Vec<(PathBuf, FileKind)>,
 }
@@ -72,9 +83,22 @@ impl Locations {
             seen.push(p.clone());
             keep
         });
+        let env_config = env("DOCKER_AUTH_CONFIG")
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::from(v.to_string_lossy().into_owned()));
+        let github = env("GITHUB_TOKEN")
+            .filter(|v| !v.is_empty())
+            .map(|token| Credential::Basic {
+                username: env("GITHUB_ACTOR")
+                    .filter(|v| !v.is_empty())
+                    .map_or_else(|| "unset".to_string(), |a| a.to_string_lossy().into_owned()),
+                password: Secret::from(token.to_string_lossy().into_owned()),
+            });
         Locations {
             docker_dir,
             docker_dir_origin,
+            env_config,
+            github,
             files,
         }
     }
@@ -84,9 +108,12 @@ impl Locations {
         self.docker_dir.join("config.json")
     }
 
-    /// Loads every file that exists, in order.
+    /// Loads every file that exists, in order, after `DOCKER_AUTH_CONFIG` when it is set.
     pub fn load(&self) -> Result<Vec<ConfigFile>, ConfigError> {
         let mut out = Vec::new();
+        if let Some(text) = &self.env_config {
+            out.push(ConfigFile::parse_env(text.expose())?);
+        }
         for (path, kind) in &self.files {
             if let Some(file) = ConfigFile::load(path, *kind)? {
                 out.push(file);
@@ -115,6 +142,14 @@ pub enum ConfigError {
         /// Line and column, when the JSON itself is broken.
         position: Option<(usize, usize)>,
         /// What is wrong (never a value from the file).
+        why: String,
+    },
+    /// `DOCKER_AUTH_CONFIG` is not what docker accepts there.
+    #[error("DOCKER_AUTH_CONFIG{}: {why}; fix the variable (docker accepts only {{\"auths\":{{\"HOST\":{{\"auth\":\"base64(user:password)\"}}}}}} there) or unset it", position.map(|(l, c)| format!(" at line {l} column {c}")).unwrap_or_default())]
+    EnvMalformed {
+        /// Line and column, when the JSON itself is broken.
+        position: Option<(usize, usize)>,
+        /// What is wrong (never a value from it).
         why: String,
     },
     /// It could not be written.
@@ -210,6 +245,63 @@ impl ConfigFile {
             }
         };
         Self::parse(path, kind, &text).map(Some)
+    }
+
+    /// Parses `DOCKER_AUTH_CONFIG` as docker/cli does: one JSON object with only `auths`, each
+    /// entry only a non-empty `auth` (unknown fields are errors, as docker's decoder refuses
+    /// them; so `credsStore` and `credHelpers` are refused there).
+    pub fn parse_env(text: &str) -> Result<ConfigFile, ConfigError> {
+        let bad = |why: String| ConfigError::EnvMalformed {
+            position: None,
+            why,
+        };
+        let root = match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(_) => return Err(bad("it must hold a JSON object".into())),
+            Err(e) => {
+                return Err(ConfigError::EnvMalformed {
+                    position: Some((e.line(), e.column())),
+                    why: format!(
+                        "invalid JSON ({})",
+                        apko_credential::wire::describe_json_error(&e)
+                    ),
+                });
+            }
+        };
+        let path = Path::new(ENV_AUTH_CONFIG);
+        let mut file = ConfigFile {
+            path: path.to_path_buf(),
+            kind: FileKind::EnvAuthConfig,
+            creds_store: None,
+            cred_helpers: Vec::new(),
+            auths: Vec::new(),
+        };
+        for (name, value) in &root {
+            if name != "auths" {
+                return Err(bad(format!("unknown field `{name}`")));
+            }
+            let Value::Object(map) = value else {
+                return Err(bad("`auths` must be an object".into()));
+            };
+            for (key, entry) in map {
+                let Value::Object(fields) = entry else {
+                    return Err(bad(format!("`auths[{key:?}]` must be an object")));
+                };
+                if let Some(other) = fields.keys().find(|k| *k != "auth") {
+                    return Err(bad(format!("`auths[{key:?}]`: unknown field `{other}`")));
+                }
+                match fields.get("auth") {
+                    Some(Value::String(s)) if !s.is_empty() => {}
+                    _ => return Err(bad(format!("`auths[{key:?}]` is missing key `auth`"))),
+                }
+                let entry = decode_entry(path, key, entry).map_err(|e| match e {
+                    ConfigError::Malformed { why, .. } => bad(why),
+                    other => other,
+                })?;
+                file.auths.push((key.clone(), entry));
+            }
+        }
+        Ok(file)
     }
 
     /// Parses file contents (an empty file counts as `{}`, as docker treats it).

@@ -158,6 +158,25 @@ pub struct Resolved {
     position: usize,
 }
 
+impl Resolved {
+    /// Anonymous after sources that failed (a broken or missing helper) and nothing else left:
+    /// a registry or repository that allows anonymous access needs no credentials, so an
+    /// unrelated broken helper must not break a public pull. If the server refuses, the error
+    /// still lists what failed (the trail is kept).
+    pub fn anonymous_after(failed: ResolveError) -> Resolved {
+        tracing::warn!(
+            "{}: no source gave credentials and one failed; trying without credentials",
+            failed.host
+        );
+        Resolved {
+            credential: None,
+            source: None,
+            trail: failed.trail,
+            position: usize::MAX,
+        }
+    }
+}
+
 /// No source could give a usable credential, and at least one failed or was rejected.
 #[derive(Debug, thiserror::Error)]
 pub struct ResolveError {
@@ -258,16 +277,27 @@ impl Resolver {
     pub fn sources(&self, target: &Target) -> Vec<Source> {
         let host = normalize_registry(&target.host);
         let repo = target.repository.as_deref();
-        let mut out: Vec<Source> = self
+        // DOCKER_AUTH_CONFIG before everything (docker/cli's memory store over its stores).
+        let (env, files): (Vec<&ConfigFile>, Vec<&ConfigFile>) = self
             .files
             .iter()
-            .filter_map(|f| helper_source(f, &host))
+            .partition(|f| f.kind == FileKind::EnvAuthConfig);
+        let mut out: Vec<Source> = env
+            .iter()
+            .filter_map(|f| auths_source(f, &host, repo))
             .collect();
-        out.extend(
-            self.files
-                .iter()
-                .filter_map(|f| auths_source(f, &host, repo)),
-        );
+        out.extend(files.iter().filter_map(|f| helper_source(f, &host)));
+        out.extend(files.iter().filter_map(|f| auths_source(f, &host, repo)));
+        // The GitHub keychain, where real apko's publish has it: after the docker keychain.
+        if let Some(github) = self.locations.as_ref().and_then(|l| l.github.as_ref())
+            && host == GHCR
+            && target.kind == TargetKind::Registry
+        {
+            out.push(Source::Inline {
+                credential: github.clone(),
+                origin: "GITHUB_TOKEN (as GITHUB_ACTOR) for ghcr.io".to_string(),
+            });
+        }
         for (a, file) in &self.inline {
             let applies = match &a.scope {
                 Some(scope) => normalize_registry(scope) == host,
@@ -434,6 +464,9 @@ fn refuse_relative_helper(program: &str, origin: &str) -> Option<Outcome> {
          docker-credential-NAME on PATH, or an absolute path"
     )))
 }
+
+/// The registry go-containerregistry's GitHub keychain answers for.
+const GHCR: &str = "ghcr.io";
 
 /// The helper a file assigns to `host`: `credHelpers` (key compared as host names are, without
 /// case) wins over `credsStore`; `credHelpers[host] = ""` means none at all, as in docker.

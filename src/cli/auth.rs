@@ -182,10 +182,25 @@ fn get(server: Option<String>, auth: &AuthArgs, config: Option<&Path>) -> anyhow
     }
 }
 
+/// Whether `explain`'s argument names a registry rather than an image: a name without `/` that
+/// docker would read as a registry (`r.example`, `r.example:5000`, `localhost:5000`, `[::1]`).
+/// `alpine` and `alpine:3` are Docker Hub images, as `docker pull` reads them.
+fn names_a_host(reference: &str) -> bool {
+    if reference.contains('/') || reference.contains('@') {
+        return false;
+    }
+    let host = match reference.rsplit_once(':') {
+        Some((h, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some(_) if !reference.starts_with('[') => return false, // `name:tag`
+        _ => reference,
+    };
+    host.contains('.') || host == "localhost" || host.starts_with('[')
+}
+
 fn explain(reference: &str, auth: &AuthArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let (target, what) = if reference.starts_with("http://") || reference.starts_with("https://") {
         (Target::apk_repository(reference), "APK repository")
-    } else if !reference.contains('/') {
+    } else if names_a_host(reference) {
         (Target::registry_host(reference), "registry")
     } else {
         let r = Reference::parse(reference)?;
@@ -202,6 +217,12 @@ fn explain(reference: &str, auth: &AuthArgs, config: Option<&Path>) -> anyhow::R
             .unwrap_or_default()
     );
     if let Some(loc) = resolver.locations() {
+        if loc.env_config.is_some() {
+            out.push_str(&format!(
+                "  {} (environment, asked first): read\n",
+                crate::auth::config::ENV_AUTH_CONFIG
+            ));
+        }
         for (path, kind) in &loc.files {
             let state = if resolver.files().iter().any(|f| &f.path == path) {
                 "read"
@@ -214,6 +235,7 @@ fn explain(reference: &str, auth: &AuthArgs, config: Option<&Path>) -> anyhow::R
                 crate::auth::config::FileKind::PodmanRuntime => "podman, runtime",
                 crate::auth::config::FileKind::PodmanConfig => "podman, config",
                 crate::auth::config::FileKind::AuthFlag => "--auth",
+                crate::auth::config::FileKind::EnvAuthConfig => "environment",
             };
             out.push_str(&format!("  {} ({why}): {state}\n", path.display()));
         }
@@ -232,14 +254,18 @@ fn explain(reference: &str, auth: &AuthArgs, config: Option<&Path>) -> anyhow::R
             if Some(n) == used { "  <- used" } else { "" }
         ));
     }
-    out.push_str(&format!(
-        "  {}. anonymous{}\n",
-        steps.len() + 1,
-        if used.is_none() { "  <- used" } else { "" }
-    ));
     let failed = steps
         .iter()
         .any(|s| matches!(s.outcome, Outcome::Failed(_)));
+    out.push_str(&format!(
+        "  {}. anonymous{}\n",
+        steps.len() + 1,
+        if used.is_none() && !failed {
+            "  <- used"
+        } else {
+            ""
+        }
+    ));
     out.push_str(&match (used, failed) {
         (Some(n), _) => match &steps[n].outcome {
             Outcome::Found(c) => format!("\nResult: {} from {}\n", c.describe(), steps[n].source),

@@ -332,7 +332,8 @@ impl Registry {
                     let target = self.target(repository);
                     let resolved = tokio::task::spawn_blocking(move || resolver.resolve(&target))
                         .await
-                        .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))??;
+                        .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))?
+                        .unwrap_or_else(Resolved::anonymous_after);
                     Slot {
                         credential: resolved.credential.clone(),
                         resolved: Some(resolved),
@@ -377,7 +378,8 @@ impl Registry {
                     resolver.resolve_after(&target, &previous, &why)
                 })
                 .await
-                .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))??;
+                .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))?
+                .unwrap_or_else(Resolved::anonymous_after);
                 slot.credential = next.credential.clone();
                 slot.resolved = Some(next);
                 slot.generation = generation;

@@ -140,6 +140,9 @@ impl Cli {
         for var in [
             "APKO_AUTH",
             "HTTP_AUTH",
+            "DOCKER_AUTH_CONFIG",
+            "GITHUB_TOKEN",
+            "GITHUB_ACTOR",
             "REGISTRY_AUTH_FILE",
             "XDG_RUNTIME_DIR",
             "XDG_CONFIG_HOME",
