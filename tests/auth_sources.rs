@@ -242,3 +242,97 @@ fn a_failing_helper_does_not_break_an_anonymous_pull_and_is_named_when_the_regis
         out.stderr
     );
 }
+
+/// `mkfifo` at `path`.
+fn mkfifo(path: &std::path::Path) {
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo(3) with a NUL-terminated path we own.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn a_config_json_that_is_not_a_regular_file_or_too_big_is_refused_at_once() {
+    let cli = Cli::new();
+    let config = cli.docker_config().join("config.json");
+    mkfifo(&config);
+    let started = std::time::Instant::now();
+    let out = auth_get(&cli, "r.example");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: {}: it is a FIFO (named pipe), not a regular file: point it (or the symlink) at a JSON file, or remove it; fix the file (apko never rewrites a file it cannot parse)\n",
+            config.display()
+        )
+    );
+
+    std::fs::remove_file(&config).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", &config).unwrap();
+    let out = auth_get(&cli, "r.example");
+    assert_eq!(out.code, 1);
+    assert!(
+        out.stderr.contains(
+            ": it is a device, not a regular file: point it (or the symlink) at a JSON file"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    std::fs::remove_file(&config).unwrap();
+    // Sparse: refused by its size, before a byte is read.
+    let big = std::fs::File::create(&config).unwrap();
+    big.set_len((64 << 20) + 1).unwrap();
+    drop(big);
+    let out = auth_get(&cli, "r.example");
+    assert_eq!(out.code, 1);
+    assert_eq!(
+        out.stderr,
+        format!(
+            "Error: {}: it is 67108865 bytes, more than a credential config can be (64 MiB); fix the file (apko never rewrites a file it cannot parse)\n",
+            config.display(),
+        )
+    );
+}
+
+#[test]
+fn login_through_a_symlink_writes_only_to_a_regular_file() {
+    let cli = Cli::new();
+    let fifo = cli.path("pipe");
+    mkfifo(&fifo);
+    let config = cli.docker_config().join("config.json");
+    std::os::unix::fs::symlink(&fifo, &config).unwrap();
+    let out = cli.run_stdin(
+        &[
+            "login",
+            "r.example",
+            "-u",
+            "ci",
+            "--password-stdin",
+            "--no-verify",
+        ],
+        "s3cr3t\n",
+    );
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr.contains(&format!(
+            "{}: it is a FIFO (named pipe), not a regular file",
+            config.display()
+        )),
+        "{}",
+        out.stderr
+    );
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert!(
+        std::fs::symlink_metadata(&config)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+}

@@ -234,17 +234,10 @@ pub struct ConfigFile {
 impl ConfigFile {
     /// Reads `path`; `Ok(None)` when it does not exist.
     pub fn load(path: &Path, kind: FileKind) -> Result<Option<ConfigFile>, ConfigError> {
-        let text = match std::fs::read(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(source) => {
-                return Err(ConfigError::Read {
-                    path: path.to_path_buf(),
-                    cause: source,
-                });
-            }
-        };
-        Self::parse(path, kind, &text).map(Some)
+        match read_config_file(path)? {
+            Some(text) => Self::parse(path, kind, &text).map(Some),
+            None => Ok(None),
+        }
     }
 
     /// Parses `DOCKER_AUTH_CONFIG` as docker/cli does: one JSON object with only `auths`, each
@@ -358,6 +351,79 @@ impl ConfigFile {
         }
         Ok(file)
     }
+}
+
+/// The largest credential config file read: docker's and podman's files hold a few entries of a
+/// few KB each (a long identity token is about 2 KB), and some tools keep other settings there
+/// too; 64 MiB is far above any real one, yet a runaway or wrong file (a log, `/dev/zero`
+/// through a symlink) stops before it costs more memory than a build.
+pub const MAX_CONFIG_FILE: u64 = 64 << 20;
+
+/// Reads a credential config file: `Ok(None)` when it does not exist; an error naming the file
+/// when it is not a regular file (a FIFO would block every command forever, a device could be
+/// endless) or larger than [`MAX_CONFIG_FILE`]. Opened non-blocking, so a FIFO is seen, not
+/// waited on.
+pub fn read_config_file(path: &Path) -> Result<Option<Vec<u8>>, ConfigError> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let read_err = |cause: std::io::Error| ConfigError::Read {
+        path: path.to_path_buf(),
+        cause,
+    };
+    let file = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(read_err(e)),
+    };
+    let meta = file.metadata().map_err(read_err)?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO (named pipe)"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "not a regular file"
+        };
+        return Err(ConfigError::malformed(
+            path,
+            format!(
+                "it is {what}, not a regular file: point it (or the symlink) at a JSON file, or remove it"
+            ),
+        ));
+    }
+    if meta.len() > MAX_CONFIG_FILE {
+        return Err(ConfigError::malformed(
+            path,
+            format!(
+                "it is {} bytes, more than a credential config can be ({} MiB)",
+                meta.len(),
+                MAX_CONFIG_FILE >> 20
+            ),
+        ));
+    }
+    let mut text = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CONFIG_FILE + 1)
+        .read_to_end(&mut text)
+        .map_err(read_err)?;
+    if text.len() as u64 > MAX_CONFIG_FILE {
+        return Err(ConfigError::malformed(
+            path,
+            format!(
+                "it grew past {} MiB while being read",
+                MAX_CONFIG_FILE >> 20
+            ),
+        ));
+    }
+    Ok(Some(text))
 }
 
 /// Parses a file that must hold one JSON object (or nothing).

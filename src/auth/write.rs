@@ -2,7 +2,7 @@
 //! a temp file in the same directory renamed over the target (atomic), symlinks written
 //! through, unknown fields kept, 0700 directories and 0600 files.
 
-use super::config::{ConfigError, parse_object};
+use super::config::{ConfigError, parse_object, read_config_file};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::fs::File;
@@ -36,15 +36,11 @@ pub fn update(
     let _lock =
         DirLock::take(&dir).map_err(|e| err(format!("cannot lock {}: {e}", dir.display())))?;
 
-    let (text, meta) = match std::fs::read(&target) {
-        Ok(t) => (t, std::fs::metadata(&target).ok()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Vec::new(), None),
-        Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_path_buf(),
-                cause: source,
-            });
-        }
+    // Only a regular file is ever replaced: a symlink to a device or FIFO is refused, never
+    // turned into a plain file holding credentials.
+    let (text, meta) = match read_config_file(&target)? {
+        Some(t) => (t, std::fs::metadata(&target).ok()),
+        None => (Vec::new(), None),
     };
     let mut root = parse_object(path, &text)?;
     if !change(&mut root) {
