@@ -247,3 +247,23 @@ fn pinned_repositories_serve_only_tagged_requests() {
         "no package satisfies \"lib>=2\" (needed by world \"lib>=2\" → lib>=2):\n  lib-1.0-r0 does not match the version\n  lib-2.0-r0 is in the repository tagged @edge (ask for lib@edge)"
     );
 }
+
+/// A dependency chain of 100,000 levels resolves (it used to overflow the stack at about
+/// 30,000 on the main thread), each package after the one it depends on.
+#[test]
+fn a_chain_of_100000_levels_resolves_without_recursion() {
+    const N: usize = 100_000;
+    let mut t = String::with_capacity(N * 40);
+    for i in 0..N {
+        t.push_str(&format!("P:p{i}\nV:1.0-r0\n"));
+        if i + 1 < N {
+            t.push_str(&format!("D:p{}\n", i + 1));
+        }
+        t.push('\n');
+    }
+    let index = text(&t);
+    let got = resolve(&[src(&index)], &["p0"]).unwrap();
+    assert_eq!(got.len(), N);
+    assert_eq!(got[0], format!("p{}-1.0-r0", N - 1));
+    assert_eq!(got[N - 1], "p0-1.0-r0");
+}
