@@ -53,12 +53,20 @@ pub fn run(
     timeout: Duration,
 ) -> i32 {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
+    let worker = std::thread::spawn(move || {
         let mut out = Vec::new();
         let code = apko_credential::serve(&LazyKeychain::default(), &args, stdin, &mut out);
         let _ = tx.send((code, out));
     });
-    let (code, out) = rx.recv_timeout(timeout).unwrap_or_else(|_| {
+    let answer = rx.recv_timeout(timeout);
+    if answer.is_ok() {
+        // It has answered and is only returning: let it finish before the process exits.
+        // Under Wine, exiting while another thread is still ending sometimes leaves the
+        // process alive long enough for wineserver to SIGKILL it (or to replace its exit
+        // code), though its answer was already written (tests/cross.sh).
+        let _ = worker.join();
+    }
+    let (code, out) = answer.unwrap_or_else(|_| {
         let msg = format!(
             "{NAME}: the keychain did not answer within {}s (locked, or waiting for a password prompt?); \
              {TIMEOUT_HINT}\n",
