@@ -267,3 +267,35 @@ fn a_chain_of_100000_levels_resolves_without_recursion() {
     assert_eq!(got[0], format!("p{}-1.0-r0", N - 1));
     assert_eq!(got[N - 1], "p0-1.0-r0");
 }
+
+/// Names and versions become paths (`NAME-VERSION.apk`): one that could leave the repository
+/// directory is refused when the index is read, naming the record.
+#[test]
+fn names_and_versions_that_could_escape_a_path_are_refused() {
+    for (record, error) in [
+        (
+            "P:../../x\nV:1.0-r0\n",
+            "the record at line 1 has an invalid package name \"../../x\" (a name is printable, without blanks or path separators)",
+        ),
+        (
+            "P:..\nV:1.0-r0\n",
+            "the record at line 1 has an invalid package name \"..\" (a name is printable, without blanks or path separators)",
+        ),
+        (
+            "P:x\nV:1.0/../../y\n",
+            "the record at line 1 (package x) has an invalid version \"1.0/../../y\"",
+        ),
+    ] {
+        let err = Index::parse(format!("P:ok\nV:1-r0\n\n{record}"))
+            .err()
+            .unwrap_or_else(|| panic!("{record:?} was accepted"));
+        assert_eq!(err, error.replace("line 1", "line 4"));
+    }
+    // apk's own virtual names (`apk add -t .build-deps`) and `+` stay valid.
+    assert!(
+        Index::parse(
+            "P:.build-deps\nV:20240101.000000\n\nP:libstdc++\nV:12.2.1_git20220924-r4\n".into()
+        )
+        .is_ok()
+    );
+}

@@ -137,6 +137,17 @@ fn number(value: &str, what: &str, line: usize) -> Result<u64, String> {
         .map_err(|_| format!("line {line}: {what} {value:?} is not a number"))
 }
 
+/// A package name apk could have written: printable ASCII or UTF-8, no blanks, no `/` or `\\`,
+/// not `.` or `..` (those could escape a repository directory once made into a path).
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '/' || c == '\\')
+}
+
 impl Index {
     /// Parses index text (`APKINDEX` or `lib/apk/db/installed`). Lines the index format does
     /// not know are skipped; a record without `P:` or `V:` is an error naming its line.
@@ -151,17 +162,33 @@ impl Index {
         let mut record_line = 0;
         let mut pos = 0usize;
         let mut line_no = 0usize;
-        let finish =
-            |record: &mut Record, end: usize, line: usize| -> Result<Option<Record>, String> {
-                let mut r = std::mem::take(record);
-                if r.name.end == r.name.start || r.version.end == r.version.start {
-                    return Err(format!(
-                        "the record at line {line} has no P: (name) or V: (version)"
-                    ));
-                }
-                r.all.end = end as u32;
-                Ok(Some(r))
-            };
+        let finish = |record: &mut Record,
+                      end: usize,
+                      line: usize|
+         -> Result<Option<Record>, String> {
+            let mut r = std::mem::take(record);
+            if r.name.end == r.name.start || r.version.end == r.version.start {
+                return Err(format!(
+                    "the record at line {line} has no P: (name) or V: (version)"
+                ));
+            }
+            // Names and versions become file names (`NAME-VERSION.apk`): refused before
+            // any path is built from them.
+            let name = r.name.get(&text);
+            if !valid_name(name) {
+                return Err(format!(
+                    "the record at line {line} has an invalid package name {name:?} (a name is printable, without blanks or path separators)"
+                ));
+            }
+            let version = r.version.get(&text);
+            if !crate::apk::version::is_valid(version) {
+                return Err(format!(
+                    "the record at line {line} (package {name}) has an invalid version {version:?}"
+                ));
+            }
+            r.all.end = end as u32;
+            Ok(Some(r))
+        };
         while pos <= bytes.len() {
             let end = memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i);
             line_no += 1;
