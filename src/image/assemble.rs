@@ -15,7 +15,7 @@ use std::sync::Arc;
 const DEFAULT_ENV: [(&str, &str); 2] = [
     (
         "PATH",
-        "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin",
     ),
     ("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt"),
 ];
@@ -78,7 +78,9 @@ pub fn config_file(
     cfg.variant = variant.unwrap_or_default().into();
     cfg.created = when.clone();
     cfg.os = "linux".into();
+    // apko's labels are the manifest's annotations, the creation time included.
     cfg.config.Labels = annotations(ic);
+    cfg.config.Labels.insert(CREATED.into(), when.clone());
     if !ic.entrypoint.shell_fragment.is_empty() {
         cfg.config.Entrypoint = vec![
             "/bin/sh".into(),
@@ -185,6 +187,7 @@ pub fn image(
             os: "linux".into(),
             variant: variant.unwrap_or_default().into(),
         }),
+        artifact_type: oci::CONFIG_MEDIA_TYPE.into(),
     };
     Ok(Image {
         arch: arch.clone(),
@@ -219,15 +222,38 @@ mod tests {
         let cfg = config_file(
             &ic,
             &Arch::parse("arm64"),
-            0,
+            1_700_000_000,
             None,
-            "sha256:2888aac57b90cf66093aa48092bf1f1f1b1bdb85bde8601a5f8cf0f06c814763",
+            "sha256:6769113ae8b7cedae24cd7fa756b3dbeb890abe9fdbb9174aa0296e13d37fb09",
         )
         .unwrap();
-        // byte for byte the config apko wrote for base_image (arm64)
+        // byte for byte the config apko 1.2.39 writes for the testdata's base_image.apko.yaml
+        // (arm64, SOURCE_DATE_EPOCH=1700000000): its PATH order and the `created` label (the
+        // older apko of ../shared/testdata wrote `/usr/sbin:/usr/bin` and no labels)
         assert_eq!(
             String::from_utf8(oci::to_go_json(&cfg)).unwrap(),
-            r#"{"architecture":"arm64","author":"github.com/chainguard-dev/apko","created":"1970-01-01T00:00:00Z","history":[{"author":"apko","created":"1970-01-01T00:00:00Z","created_by":"apko","comment":"This is an apko single-layer image"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:2888aac57b90cf66093aa48092bf1f1f1b1bdb85bde8601a5f8cf0f06c814763"]},"config":{"Entrypoint":["/bin/sh","-l"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin","SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]}}"#
+            r#"{"architecture":"arm64","author":"github.com/chainguard-dev/apko","created":"2023-11-14T22:13:20Z","history":[{"author":"apko","created":"2023-11-14T22:13:20Z","created_by":"apko","comment":"This is an apko single-layer image"}],"os":"linux","rootfs":{"type":"layers","diff_ids":["sha256:6769113ae8b7cedae24cd7fa756b3dbeb890abe9fdbb9174aa0296e13d37fb09"]},"config":{"Entrypoint":["/bin/sh","-l"],"Env":["PATH=/usr/local/sbin:/usr/local/bin:/usr/bin:/usr/sbin:/sbin:/bin","SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"],"Labels":{"org.opencontainers.image.created":"2023-11-14T22:13:20Z"}}}"#
+        );
+        // the index's entries carry the config's media type as `artifactType`, as apko 1.2.39
+        let layer = crate::image::layer::Layer::from_tree(&crate::fs::Tree::new(), 1);
+        let img = image(&ic, &Arch::parse("arm64"), 1_700_000_000, None, layer).unwrap();
+        let idx = String::from_utf8(oci::to_go_json(&index(
+            &ic,
+            std::slice::from_ref(&img),
+            1_700_000_000,
+        )))
+        .unwrap();
+        assert_eq!(
+            idx,
+            format!(
+                r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{{"mediaType":"application/vnd.oci.image.manifest.v1+json","size":{},"digest":"{}","platform":{{"architecture":"arm64","os":"linux"}},"artifactType":"application/vnd.oci.image.config.v1+json"}}],"annotations":{{"org.opencontainers.image.created":"2023-11-14T22:13:20Z"}}}}"#,
+                img.manifest.len(),
+                img.descriptor.digest
+            )
+        );
+        assert_eq!(
+            crate::image::output::OCI_LAYOUT,
+            b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}"
         );
         let sh = ImageConfig::parse(
             "entrypoint:\n  shell-fragment: a && b\ncmd: -c 'x y'\nenvironment:\n  PATH: /bin\nvolumes: [/data]\nstop-signal: SIGTERM\nwork-dir: /w\naccounts:\n  run-as: '65532'\nannotations:\n  k: v\nvcs-url: https://g/x@abc\n",

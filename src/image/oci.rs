@@ -146,6 +146,9 @@ pub struct Descriptor {
     /// Platform (index entries).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Platform>,
+    /// The config's media type, on the index's entries (as apko 1.2 writes them).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub artifact_type: String,
 }
 
 /// A platform.

@@ -64,10 +64,7 @@ pub fn write_layout(
                 .insert(REF_NAME.into(), arch_tag(tag_of(reference), image));
         }
     }
-    std::fs::write(
-        staging.path().join("oci-layout"),
-        br#"{"imageLayoutVersion":"1.0.0"}"#,
-    )?;
+    std::fs::write(staging.path().join("oci-layout"), OCI_LAYOUT)?;
     std::fs::write(staging.path().join("index.json"), oci::to_go_json(&index))?;
 
     let target = dir.join("blobs/sha256");
@@ -79,6 +76,10 @@ pub fn write_layout(
     std::fs::rename(staging.path().join("index.json"), dir.join("index.json"))?;
     Ok(())
 }
+
+/// `oci-layout` as apko writes it (go-containerregistry's `layout.Write`: indented, no
+/// final newline).
+pub const OCI_LAYOUT: &[u8] = b"{\n    \"imageLayoutVersion\": \"1.0.0\"\n}";
 
 #[derive(Serialize)]
 #[allow(non_snake_case)]
