@@ -87,10 +87,10 @@ contents:
 
 /// The host architecture's image from the busybox tree, written as a layout and a tarball.
 fn build_busybox(dir: &Path) -> (PathBuf, PathBuf, assemble::Image) {
-    let ic = ImageConfig::parse(CONFIG, "test.yaml").unwrap();
+    let mut ic = ImageConfig::parse(CONFIG, "test.yaml").unwrap();
     let arch = Arch::host();
     let mut tree = busybox_tree();
-    finish_tree(&mut tree, &ic, 1_700_000_000).unwrap();
+    finish_tree(&mut tree, &mut ic, 1_700_000_000).unwrap();
     let layer = Layer::from_tree(&tree, 2);
     let image = assemble::image(&ic, &arch, 1_700_000_000, None, layer).unwrap();
     let index = assemble::index(&ic, std::slice::from_ref(&image), 1_700_000_000);
@@ -446,13 +446,23 @@ fn a_failed_build_adds_nothing_to_an_output_directory() {
 const LOCK: &str = r#"{"version":"v1","contents":{"keyring":[],"build_repositories":[],"runtime_repositories":[],"repositories":[],"packages":[]}}"#;
 
 /// `apko build` on top of a base layout, with `SOURCE_DATE_EPOCH`.
-fn build_on_base(dir: &Path, base: &Path, output: &str) -> Output {
+/// Builds on the layout `base`, whose packages `apkindex/<arch>/APKINDEX` lists (as apko, which
+/// reads it for the world; `None`: an empty one beside `base`, for a base without packages; the
+/// path is in `/etc/apko.json`, so the same for every build on `base`).
+fn build_on_base(dir: &Path, base: &Path, apkindex: Option<&str>, output: &str) -> Output {
+    let apkindex = apkindex.map(PathBuf::from).unwrap_or_else(|| {
+        let empty = base.with_file_name("apkindex");
+        let arch_dir = empty.join(Arch::host().to_apk());
+        std::fs::create_dir_all(&arch_dir).unwrap();
+        std::fs::write(arch_dir.join("APKINDEX"), "").unwrap();
+        empty
+    });
     std::fs::write(
         dir.join("apko.yaml"),
         format!(
             "contents:\n  baseimage:\n    image: {}\n    apkindex: {}\n",
             base.display(),
-            base.display()
+            apkindex.display()
         ),
     )
     .unwrap();
@@ -480,7 +490,10 @@ fn build_on_a_base_image_keeps_its_layers_and_runs() {
     let (layout, _, base) = build_busybox(dir.path());
     let work = dir.path().join("work");
     std::fs::create_dir(&work).unwrap();
-    ok(&build_on_base(&work, &layout, "out.tar"), "apko build");
+    ok(
+        &build_on_base(&work, &layout, None, "out.tar"),
+        "apko build",
+    );
 
     // the base layer is carried over untouched under the new one
     let extract = work.join("x");
@@ -538,8 +551,11 @@ fn same_inputs_and_source_date_epoch_give_the_same_bytes() {
     for run in ["a", "b"] {
         let work = dir.path().join(run);
         std::fs::create_dir_all(work.join("oci")).unwrap();
-        ok(&build_on_base(&work, &layout, "out.tar"), "tarball build");
-        ok(&build_on_base(&work, &layout, "oci"), "layout build");
+        ok(
+            &build_on_base(&work, &layout, None, "out.tar"),
+            "tarball build",
+        );
+        ok(&build_on_base(&work, &layout, None, "oci"), "layout build");
         tarballs.push(std::fs::read(work.join("out.tar")).unwrap());
         let mut files = Vec::new();
         for e in walk(&work.join("oci")) {
@@ -583,7 +599,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn building_on_apkos_base_image_reuses_its_layer() {
     let dir = workdir("apko-cli");
-    let out = build_on_base(dir.path(), Path::new("testdata/base_image"), "out.tar");
+    let out = build_on_base(
+        dir.path(),
+        Path::new("testdata/base_image"),
+        Some("testdata/base_image/metadata"),
+        "out.tar",
+    );
     // --arch host: only run where the base image has this architecture
     if !matches!(Arch::host().as_str(), "amd64" | "arm64") {
         return;

@@ -1,11 +1,47 @@
 //! `contents.baseimage.image` naming an image in the real `docker-registry`: pulled with the
-//! build's credentials, the build is the same, byte for byte, as on the local layout.
+//! build's credentials, the build is the same, byte for byte, as on the local layout, but for
+//! `/etc/apko.json`, which names the base image as the config does.
 
 mod registry_common;
 
 use apko_test_support::Registry;
 use apko_test_support::layout::base_image;
 use registry_common::{Cli, blobs};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
+
+/// The top layer of a one-image layout: each entry's header bytes and its contents.
+fn top_layer(layout: &Path) -> BTreeMap<String, (Vec<u8>, String)> {
+    let json = |digest: &str| -> serde_json::Value {
+        let hex = digest.strip_prefix("sha256:").unwrap();
+        serde_json::from_slice(&std::fs::read(layout.join("blobs/sha256").join(hex)).unwrap())
+            .unwrap()
+    };
+    let index = json_file(&layout.join("index.json"));
+    let manifest = json(index["manifests"][0]["digest"].as_str().unwrap());
+    let layers = manifest["layers"].as_array().unwrap();
+    let digest = layers.last().unwrap()["digest"].as_str().unwrap();
+    let blob = std::fs::read(layout.join("blobs/sha256").join(&digest[7..])).unwrap();
+    let mut tar = Vec::new();
+    flate2::read::GzDecoder::new(&blob[..])
+        .read_to_end(&mut tar)
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for e in tar::Archive::new(&tar[..]).entries().unwrap() {
+        let mut e = e.unwrap();
+        let name = String::from_utf8_lossy(&e.path_bytes()).into_owned();
+        let header = e.header().as_bytes().to_vec();
+        let mut data = String::new();
+        let _ = e.read_to_string(&mut data);
+        out.insert(name, (header, data));
+    }
+    out
+}
+
+fn json_file(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
 
 const LOCK: &str = r#"{"version":"v1","contents":{"keyring":[],"build_repositories":[],"runtime_repositories":[],"repositories":[],"packages":[]}}"#;
 
@@ -78,11 +114,18 @@ fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
         "{}",
         out.stderr
     );
+    let (remote_files, local_files) = (top_layer(&remote), top_layer(&local));
     assert_eq!(
-        std::fs::read(remote.join("index.json")).unwrap(),
-        std::fs::read(local.join("index.json")).unwrap()
+        remote_files["etc/apko.json"].1,
+        local_files["etc/apko.json"]
+            .1
+            .replacen(base.to_str().unwrap(), &format!("{h}/base:1"), 1)
     );
-    assert_eq!(blobs(&remote), blobs(&local));
+    let without_config = |mut files: BTreeMap<String, (Vec<u8>, String)>| {
+        files.remove("etc/apko.json");
+        files
+    };
+    assert_eq!(without_config(remote_files), without_config(local_files));
     // Only the amd64 image was pulled.
     let pulls: Vec<(String, String, u16)> = registry
         .requests()

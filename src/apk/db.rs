@@ -97,6 +97,27 @@ pub fn record(pkg: &Package, files: &[FileRecord]) -> String {
     out
 }
 
+/// `(name, version)` of each record of an installed database (or index), in its order, as
+/// go-apk's `ParseInstalled` reads them: a record counts once an empty line ends it, so a last
+/// record without one is left out.
+pub fn name_versions(installed: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let (mut name, mut version) = (String::new(), String::new());
+    for line in installed.lines() {
+        if line.is_empty() {
+            if !name.is_empty() {
+                out.push((std::mem::take(&mut name), std::mem::take(&mut version)));
+            }
+            version.clear();
+        } else if let Some(v) = line.strip_prefix("P:") {
+            name = v.to_string();
+        } else if let Some(v) = line.strip_prefix("V:") {
+            version = v.to_string();
+        }
+    }
+    out
+}
+
 /// The files each package of an installed database owns: `(package name, path)` pairs.
 pub fn owned_files(installed: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -125,6 +146,14 @@ pub fn owned_files(installed: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn name_versions_need_the_empty_line_that_ends_a_record() {
+        assert_eq!(
+            name_versions("P:a\nV:1-r0\nR:x\n\nP:b\nV:2-r0\n\nP:c\nV:3-r0\n"),
+            [("a".into(), "1-r0".into()), ("b".into(), "2-r0".into())]
+        );
+    }
 
     fn f(path: &str, dir: bool) -> FileRecord {
         FileRecord {

@@ -368,6 +368,22 @@ pub fn write_world(tree: &mut Tree, packages: &[String], mtime: u64) -> Result<(
     insert(tree, "etc/apk/world", file(text.into_bytes(), 0o644, mtime))
 }
 
+/// `/etc/apk/world` replaced by `packages`, sorted and de-duplicated, as apko's `SetWorld`
+/// writes the locked world (every package pinned); the entry keeps its metadata.
+pub fn set_world(tree: &mut Tree, packages: &[String]) -> Result<(), ApkError> {
+    let mut world = packages.to_vec();
+    world.sort();
+    world.dedup();
+    let text: Arc<[u8]> = format!("{}\n", world.join("\n")).into_bytes().into();
+    match tree.get_mut("etc/apk/world") {
+        Some(e) => {
+            e.kind = Kind::File(text);
+            Ok(())
+        }
+        None => insert(tree, "etc/apk/world", file(text, 0o644, 0)),
+    }
+}
+
 /// `/etc/apk/repositories`: the runtime repositories, without credentials.
 pub fn write_repositories(tree: &mut Tree, lines: &[String], mtime: u64) -> Result<(), ApkError> {
     let text = format!("{}\n", lines.join("\n"));
@@ -409,6 +425,20 @@ pub fn summary(apk: &ApkFile, repository: &str, url: String) -> InstalledPackage
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_world_is_replaced_sorted_and_de_duplicated() {
+        let mut tree = Tree::new();
+        init_layout(&mut tree, "x86_64", 3).unwrap();
+        let world = ["s6=2.13-r0", "difftest-app=2.0-r1", "s6", "s6"].map(String::from);
+        set_world(&mut tree, &world).unwrap();
+        let e = tree.get("etc/apk/world").unwrap();
+        assert_eq!(
+            e.kind,
+            Kind::File(b"difftest-app=2.0-r1\ns6\ns6=2.13-r0\n".to_vec().into())
+        );
+        assert_eq!((e.mode, e.mtime), (0o644, 3));
+    }
 
     #[test]
     fn symlinked_parents_are_followed() {

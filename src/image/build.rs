@@ -8,7 +8,7 @@ use super::config::{Arch, ImageConfig};
 use super::layer::Layer;
 use super::oci::{self, Index};
 use super::sbom;
-use super::{accounts, paths};
+use super::{accounts, apko_json, paths};
 use crate::apk;
 use crate::auth::Resolver;
 use crate::fs::{Entry, Kind, Tree};
@@ -202,7 +202,29 @@ async fn build_arch(
     );
     let created = opts.build_date.unwrap_or_else(|| newest_package(&tree));
 
-    finish_tree(&mut tree, ic, created)?;
+    // apko builds each architecture from its locked configuration, every package pinned;
+    // that list (and a base image's packages) is the world.
+    let pinned = match lock {
+        Some(l) => l.packages_for(arch.to_apk()),
+        None => apko_json::pinned(
+            &ic.contents.packages,
+            installed
+                .iter()
+                .map(|p| (p.name.as_str(), p.version.as_str())),
+        ),
+    };
+    let mut aic = apko_json::locked(ic, arch, pinned);
+    let mut world = aic.contents.packages.clone();
+    if let Some(b) = &base_tree {
+        world.extend(
+            apk::db::name_versions(&base_packages(ic, arch, b)?)
+                .into_iter()
+                .map(|(n, v)| format!("{n}={v}")),
+        );
+    }
+    apk::install::set_world(&mut tree, &world)?;
+
+    finish_tree(&mut tree, &mut aic, created)?;
     let contents = sbom::contents(&tree, created);
 
     progress("writing layer");
@@ -221,15 +243,43 @@ async fn build_arch(
         layer.blob.len(),
         started.elapsed()
     );
-    let image = assemble::image(ic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
+    let image =
+        assemble::image(&aic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
     progress("done");
     Ok((image, contents))
 }
 
+/// What a base image holds, as apko reads it: `contents.baseimage.apkindex`'s
+/// `<arch>/APKINDEX`; without one (apko refuses the build), the base image's own installed
+/// database, with a warning.
+fn base_packages(ic: &ImageConfig, arch: &Arch, base: &Tree) -> anyhow::Result<String> {
+    let dir = ic
+        .contents
+        .baseimage
+        .as_ref()
+        .map_or("", |b| b.apkindex.as_str());
+    let path = std::path::Path::new(dir)
+        .join(arch.to_apk())
+        .join("APKINDEX");
+    match std::fs::read(&path) {
+        Ok(b) => Ok(String::from_utf8_lossy(&b).into_owned()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound || dir.is_empty() => {
+            tracing::warn!(
+                "base image: no {}; its installed database names its packages instead",
+                path.display()
+            );
+            Ok(apk::install::installed_db(base).unwrap_or_default())
+        }
+        Err(e) => Err(anyhow!("base image: reading {}: {e}", path.display())),
+    }
+}
+
 /// What apko does to the tree after installing packages: runtime repositories and keys, accounts
-/// (not on a base image: its accounts are kept), `paths`, `certificates`, the s6 services,
-/// busybox's applet links, the character devices and glibc's `/etc/ld.so.cache`.
-pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::Result<()> {
+/// (not on a base image: its accounts are kept; `run-as` in `ic` becomes the user's UID),
+/// `/etc/apko.json` (from `ic`, the architecture's locked configuration), `paths`,
+/// `certificates` and the CA bundles' checksums, the s6 services, busybox's applet links, the
+/// character devices and glibc's `/etc/ld.so.cache`.
+pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyhow::Result<()> {
     if !ic.contents.runtime_repositories.is_empty() {
         append_lines(
             tree,
@@ -251,14 +301,18 @@ pub fn finish_tree(tree: &mut Tree, ic: &ImageConfig, created: u64) -> anyhow::R
         tree.insert(&format!("etc/apk/keys/{name}"), e)?;
     }
     if ic.contents.baseimage.is_none() {
-        accounts::apply(tree, &ic.accounts, created)
+        ic.accounts.run_as = accounts::apply(tree, &ic.accounts, created)
             .map_err(|e| anyhow!("failed to mutate accounts: {e}"))?;
     }
+    let mut json = Entry::file(apko_json::encode(ic), 0o444);
+    json.mtime = created;
+    tree.insert("etc/apko.json", json)?;
     paths::apply(tree, &ic.paths, created).map_err(|e| anyhow!(e))?;
     if let Some(certs) = &ic.certificates {
         super::certificates::install(tree, certs, created)
             .map_err(|e| anyhow!("failed to install certificates: {e:#}"))?;
     }
+    super::certificates::write_checksums(tree, created)?;
     // s6 supervision tree (`entrypoint.services`), as apko's s6 package writes it
     for (service, command) in &ic.entrypoint.services {
         let mut dir = Entry::dir(0o777);
@@ -436,7 +490,7 @@ mod tests {
         )
         .unwrap();
         let mut t = Tree::new();
-        finish_tree(&mut t, &ic, 5).unwrap();
+        finish_tree(&mut t, &mut ic.clone(), 5).unwrap();
         let run = t.get("sv/nginx/run").unwrap();
         assert_eq!(
             run.kind,

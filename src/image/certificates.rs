@@ -27,6 +27,32 @@ const BUNDLES: [&str; 2] = [
 /// Java truststores apko also appends to; not written here (see [`install`]).
 const JAVA_TRUSTSTORES: [&str; 1] = ["etc/ssl/certs/java/cacerts"];
 
+/// Every CA store apko 1.2 writes a `sha256sum` sidecar for (`writeCABundleChecksums`).
+const CHECKSUMMED: [&str; 4] = [
+    "etc/ssl/certs/ca-certificates.crt",
+    "var/lib/ecs/deps/execute-command/certs/tls-ca-bundle.pem",
+    "kaniko/ssl/certs/ca-certificates.crt",
+    "etc/ssl/certs/java/cacerts",
+];
+
+/// Beside each CA bundle (and Java truststore) the image has, `.<name>.sha256` (mode 0444,
+/// `<sha256>  <name>\n`), as apko 1.2 writes after installing certificates, so integrity
+/// tools can tell a bundle changed after the build.
+pub fn write_checksums(tree: &mut Tree, mtime: u64) -> anyhow::Result<()> {
+    for path in CHECKSUMMED {
+        let Some(Kind::File(data)) = tree.get(&tree.resolve(path)).map(|e| &e.kind) else {
+            continue;
+        };
+        let (dir, name) = path.rsplit_once('/').expect("a path with a directory");
+        let line = format!("{}  {name}\n", hex::encode(Sha256::digest(data)));
+        let mut file = Entry::file(line.into_bytes(), 0o444);
+        file.mtime = mtime;
+        let sidecar = tree.resolve_parents(&format!("{dir}/.{name}.sha256"));
+        tree.insert(&sidecar, file)?;
+    }
+    Ok(())
+}
+
 /// One certificate, re-encoded as apko does (text around the PEM block dropped).
 struct Parsed {
     pem: String,
@@ -285,6 +311,36 @@ fn tlv(data: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bundles_get_sha256sum_sidecars() {
+        let mut t = Tree::new();
+        t.insert(
+            "etc/ssl/certs/ca-certificates.crt",
+            Entry::file(&b"bundle\n"[..], 0o644),
+        )
+        .unwrap();
+        t.insert("kaniko/ssl/certs", Entry::dir(0o755)).unwrap();
+        t.insert(
+            "kaniko/ssl/certs/ca-certificates.crt",
+            Entry::symlink("/etc/ssl/certs/ca-certificates.crt"),
+        )
+        .unwrap();
+        write_checksums(&mut t, 9).unwrap();
+        let line = "ef17b7d320f2acc023f2018dab381827ba22f9d01b6c4c97894e1bbfe4928313  ca-certificates.crt\n";
+        for p in [
+            "etc/ssl/certs/.ca-certificates.crt.sha256",
+            "kaniko/ssl/certs/.ca-certificates.crt.sha256",
+        ] {
+            let e = t.get(p).unwrap();
+            assert_eq!(e.kind, Kind::File(line.as_bytes().to_vec().into()), "{p}");
+            assert_eq!((e.mode, e.mtime), (0o444, 9), "{p}");
+        }
+        assert!(
+            t.get("var/lib/ecs/deps/execute-command/certs/.tls-ca-bundle.pem.sha256")
+                .is_none()
+        );
+    }
 
     /// A self-signed CA made with `openssl req -x509 -newkey ec -pkeyopt
     /// ec_paramgen_curve:P-256 -subj /CN=apko-rs-test-ca -days 36500 -nodes`.

@@ -3,6 +3,7 @@
 //! docker outputs.
 
 pub mod accounts;
+pub mod apko_json;
 pub mod assemble;
 pub mod base;
 pub mod build;

@@ -35,8 +35,8 @@ fn apply_one(tree: &mut Tree, m: &PathMutation, mtime: u64) -> Result<(), String
     let set = |tree: &mut Tree, p: &str| -> Result<(), String> {
         let e = tree.get_mut(p).ok_or("no such file or directory")?;
         e.mode = m.permissions & 0o7777;
-        e.uid = m.uid;
-        e.gid = m.gid;
+        e.uid = m.uid.unwrap_or(0);
+        e.gid = m.gid.unwrap_or(0);
         Ok(())
     };
     match m.kind.as_str() {
@@ -93,7 +93,7 @@ fn apply_one(tree: &mut Tree, m: &PathMutation, mtime: u64) -> Result<(), String
                 return Err("file exists".into());
             }
             let mut e = Entry::symlink(m.source.clone());
-            (e.uid, e.gid, e.mtime) = (m.uid, m.gid, mtime);
+            (e.uid, e.gid, e.mtime) = (m.uid.unwrap_or(0), m.gid.unwrap_or(0), mtime);
             tree.insert(&path, e).map_err(|e| e.to_string())
         }
         "permissions" => {
@@ -142,8 +142,8 @@ mod tests {
         PathMutation {
             path: path.into(),
             kind: kind.into(),
-            uid,
-            gid: uid,
+            uid: Some(uid),
+            gid: Some(uid),
             permissions: perms,
             source: source.into(),
             recursive: false,

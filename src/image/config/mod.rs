@@ -223,12 +223,18 @@ pub struct PathMutation {
     /// `directory`, `empty-file`, `hardlink`, `symlink` or `permissions`.
     #[serde(rename = "type", deserialize_with = "nullable")]
     pub kind: String,
-    /// Owner.
-    #[serde(deserialize_with = "go_int")]
-    pub uid: u32,
-    /// Group.
-    #[serde(deserialize_with = "go_int")]
-    pub gid: u32,
+    /// Owner (absent: `None`, which apko 1.2 tells apart from an explicit 0).
+    #[serde(
+        deserialize_with = "go_int_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub uid: Option<u32>,
+    /// Group (absent: `None`).
+    #[serde(
+        deserialize_with = "go_int_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub gid: Option<u32>,
     /// Mode bits (YAML `0o755`, `0755` and `493` all mean the same, as in apko).
     #[serde(deserialize_with = "go_int")]
     pub permissions: u32,
