@@ -315,10 +315,11 @@ fn every_real_config_parses_as_apko_reads_it() {
         ])
         .output()
         .unwrap();
-    // the included files' packages come first; repositories are not merged (apko's MergeInto)
+    // the included files' lists come first; apko 1.2's MergeInto merges `repositories` too
+    // (the older apko of ../shared/testdata dropped the included file's)
     assert_eq!(
         ok(&out, "overlay"),
-        "contents:\n  build_repositories:\n  - secret repository\n  - other_secret repository\n  runtime_repositories:\n  - runtime repository\n  - other runtime repository\n  keyring:\n  - key\n  packages:\n  - package\n  - other_package\ninclude: testdata/overlay/overlay.apko.yaml\n"
+        "contents:\n  repositories:\n  - repository\n  build_repositories:\n  - secret repository\n  - other_secret repository\n  runtime_repositories:\n  - runtime repository\n  - other runtime repository\n  keyring:\n  - key\n  packages:\n  - package\n  - other_package\ninclude: testdata/overlay/overlay.apko.yaml\n"
     );
     let out = apko()
         .arg("-C")

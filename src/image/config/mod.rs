@@ -414,6 +414,15 @@ impl ImageConfig {
                 *t = s;
             }
         }
+        if target.layering.is_none() {
+            target.layering = self.layering;
+        }
+        if target.format.is_empty() {
+            target.format = self.format;
+        }
+        if target.certificates.is_none() {
+            target.certificates = self.certificates;
+        }
         if target.archs.is_empty() {
             target.archs = self.archs;
         }
@@ -434,9 +443,14 @@ impl ImageConfig {
         prepend(&mut target.volumes, self.volumes);
         let (c, t) = (self.contents, &mut target.contents);
         prepend(&mut t.keyring, c.keyring);
+        prepend(&mut t.runtime_keyring, c.runtime_keyring);
         prepend(&mut t.build_repositories, c.build_repositories);
         prepend(&mut t.runtime_repositories, c.runtime_repositories);
+        prepend(&mut t.repositories, c.repositories);
         prepend(&mut t.packages, c.packages);
+        if t.baseimage.is_none() {
+            t.baseimage = c.baseimage;
+        }
     }
 
     /// apko's preflight checks and defaults (`Validate`).
@@ -546,6 +560,42 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("line 3 column 3"), "{err}");
+    }
+
+    #[test]
+    fn include_merges_every_field_as_apkos_merge_into() {
+        // the included file's lists go first; its single values fill what the includer lacks
+        let included = ImageConfig::parse(
+            "contents:\n  repositories: [./base-repo]\n  runtime_keyring: [{name: a.pub, content: A}]\n  baseimage: {image: ./img, apkindex: ./idx}\n  packages: [a]\nlayering: {strategy: origin, budget: 3}\nformat: tar\ncertificates:\n  providers: [ca]\n",
+            "base",
+        )
+        .unwrap();
+        let mut ic = ImageConfig::parse(
+            "contents:\n  repositories: [./repo]\n  runtime_keyring: [{name: b.pub, content: B}]\n  packages: [b]\n",
+            "top",
+        )
+        .unwrap();
+        included.merge_into(&mut ic);
+        let c = &ic.contents;
+        assert_eq!(c.repositories, ["./base-repo", "./repo"]);
+        assert_eq!(
+            c.runtime_keyring
+                .iter()
+                .map(|k| k.name.as_str())
+                .collect::<Vec<_>>(),
+            ["a.pub", "b.pub"]
+        );
+        assert_eq!(c.packages, ["a", "b"]);
+        assert_eq!(c.baseimage.as_ref().unwrap().apkindex, "./idx");
+        assert_eq!(
+            ic.layering,
+            Some(Layering {
+                strategy: "origin".into(),
+                budget: 3
+            })
+        );
+        assert_eq!(ic.format, "tar");
+        assert_eq!(ic.certificates.unwrap().providers, ["ca"]);
     }
 
     #[test]
