@@ -22,9 +22,15 @@ use std::path::{Path, PathBuf};
 const EXAMPLE: &str = "examples/hello/apko.yaml";
 const LEVELS: [&str; 5] = ["trace", "debug", "info", "warn", "error"];
 
+/// Scans share the test process with the control test, whose children hold the sentinel on
+/// purpose; the /proc watch of a scan running beside it would see them (seen under load). Scans
+/// take this for reading (they run side by side), the control test for writing (alone).
+static CONTROL: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
 /// One scan: an isolated `apko` environment whose temporary files stay inside it, a /proc
 /// watch, and a count of the commands run.
 struct Scan {
+    _beside_other_scans: std::sync::RwLockReadGuard<'static, ()>,
     cli: Cli,
     watch: ProcWatch,
     runs: usize,
@@ -34,6 +40,7 @@ struct Scan {
 
 impl Scan {
     fn new() -> Scan {
+        let guard = CONTROL.read().unwrap_or_else(|e| e.into_inner());
         let mut cli = Cli::new();
         std::fs::create_dir(cli.path("tmp")).unwrap();
         std::fs::create_dir(cli.path("store")).unwrap();
@@ -42,6 +49,7 @@ impl Scan {
         cli.env("TMPDIR", cli.path("tmp").to_str().unwrap());
         let exempt = vec![cli.path("store"), cli.path("input")];
         Scan {
+            _beside_other_scans: guard,
             cli,
             watch: ProcWatch::start(&[PathBuf::from(env!("CARGO_BIN_EXE_apko"))]),
             runs: 0,
@@ -511,6 +519,7 @@ fn forced_failures_crash_timeout_and_500() {
 fn the_scan_itself_can_fail() {
     // A child with the sentinel in its environment, another with it in its argv, and a file
     // holding it: each is reported.
+    let _alone = CONTROL.write().unwrap_or_else(|e| e.into_inner());
     let watch = ProcWatch::start(&[]);
     let mut by_env = std::process::Command::new("sleep")
         .arg("0.3")

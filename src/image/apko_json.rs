@@ -23,8 +23,15 @@ pub fn locked(ic: &ImageConfig, arch: &Arch, packages: Vec<String>) -> ImageConf
         &mut c.build_repositories,
         &mut c.keyring,
     ] {
+        // The image is shared; credentials in a URL are not (apko keeps them here).
+        for entry in list.iter_mut() {
+            *entry = crate::apk::repo::redact(entry);
+        }
         list.sort();
         list.dedup();
+    }
+    for entry in c.runtime_repositories.iter_mut() {
+        *entry = crate::apk::repo::redact(entry);
     }
     c.packages = packages;
     if out.entrypoint.kind == "service-bundle" {
