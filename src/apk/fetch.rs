@@ -29,9 +29,56 @@ struct HostCell {
     generation: u64,
 }
 
+/// What is being downloaded: it sets the size limit of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// An `APKINDEX.tar.gz`: no larger than its inflated limit allows (gzip never grows data
+    /// by more than a few bytes per 64 KiB), nor than `--max-http-response-size`.
+    Index,
+    /// A `.apk`: `--max-http-response-size`.
+    Package,
+    /// A public key: [`crate::net::MAX_KEY_SIZE`].
+    Key,
+}
+
+impl Kind {
+    fn limit(self, policy: &crate::net::Policy) -> (u64, &'static str) {
+        let http = policy.max_http_response_size;
+        match self {
+            Kind::Index => {
+                let inflated = policy.max_apkindex_decompressed_size;
+                let compressed = inflated
+                    .saturating_add(inflated / 1000)
+                    .saturating_add(1 << 20);
+                if compressed < http {
+                    (compressed, "--max-apkindex-decompressed-size")
+                } else {
+                    (http, "--max-http-response-size")
+                }
+            }
+            Kind::Package => (http, "--max-http-response-size"),
+            Kind::Key if crate::net::MAX_KEY_SIZE < http => {
+                (crate::net::MAX_KEY_SIZE, "a public key is far smaller")
+            }
+            Kind::Key => (http, "--max-http-response-size"),
+        }
+    }
+}
+
+/// What [`Fetcher::read`] got, and where the cache keeps it once the caller has verified it
+/// ([`Fetcher::keep`]): unverified bytes never reach the cache.
+pub struct Fetched {
+    /// The file.
+    pub bytes: Vec<u8>,
+    /// The cache file it goes to once verified; `None` when it came from the cache or a
+    /// local repository, or there is no cache.
+    pub unstored: Option<PathBuf>,
+}
+
 /// Fetches files for one build.
 pub struct Fetcher<'a> {
     client: reqwest::Client,
+    policy: crate::net::Policy,
     resolver: &'a Resolver,
     hosts: Mutex<HashMap<String, Arc<Mutex<HostCell>>>>,
     cache_dir: Option<PathBuf>,
@@ -90,8 +137,12 @@ impl<'a> Fetcher<'a> {
                 ))
             })?);
         }
+        let policy = crate::net::policy();
+        // The read timeout and the deadline are kept by `get` (reqwest's would not say
+        // which of them passed, nor after how long).
         let client = reqwest::Client::builder()
             .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(policy.connect_timeout)
             .tls_certs_merge(certs)
             .build()
             .map_err(|e| ApkError::Fetch {
@@ -100,6 +151,7 @@ impl<'a> Fetcher<'a> {
             })?;
         Ok(Fetcher {
             client,
+            policy,
             resolver,
             hosts: Mutex::default(),
             cache_dir,
@@ -114,8 +166,9 @@ impl<'a> Fetcher<'a> {
     }
 
     /// Reads `location` of repository `spec`: a local file, or a download with the host's
-    /// credentials. `cache` (a relative path in the cache directory) keeps downloads for
-    /// offline builds; `reuse` serves a cached copy without downloading (packages, whose
+    /// credentials, bounded by what `kind` may be. `cache` (a relative path in the cache
+    /// directory) keeps downloads for offline builds once the caller has verified them
+    /// ([`Fetcher::keep`]); `reuse` serves a cached copy without downloading (packages, whose
     /// checksum is verified after).
     pub async fn read(
         &self,
@@ -123,10 +176,14 @@ impl<'a> Fetcher<'a> {
         location: &Location,
         cache: Option<&str>,
         reuse: bool,
-    ) -> Result<Vec<u8>, ApkError> {
+        kind: Kind,
+    ) -> Result<Fetched, ApkError> {
         let url = match location {
             Location::Local(path) => {
-                return std::fs::read(path).map_err(|e| ApkError::io(path, e));
+                return Ok(Fetched {
+                    bytes: std::fs::read(path).map_err(|e| ApkError::io(path, e))?,
+                    unstored: None,
+                });
             }
             Location::Http(url) => url,
         };
@@ -135,7 +192,10 @@ impl<'a> Fetcher<'a> {
             && (reuse || self.offline)
             && let Ok(bytes) = std::fs::read(path)
         {
-            return Ok(bytes);
+            return Ok(Fetched {
+                bytes,
+                unstored: None,
+            });
         }
         if self.offline {
             return Err(ApkError::Offline {
@@ -143,9 +203,17 @@ impl<'a> Fetcher<'a> {
                 cache: self.cache_dir.clone(),
             });
         }
-        let bytes = self.get(spec, url).await?;
-        if let Some(path) = &cached
-            && let Err(e) = store(path, &bytes)
+        let bytes = self.get(spec, url, kind).await?;
+        Ok(Fetched {
+            bytes,
+            unstored: cached,
+        })
+    }
+
+    /// Puts a download that passed verification into the cache (see [`Fetched`]).
+    pub fn keep(&self, unstored: Option<PathBuf>, bytes: &[u8]) {
+        if let Some(path) = &unstored
+            && let Err(e) = store(path, bytes)
             && !self
                 .cache_failed
                 .swap(true, std::sync::atomic::Ordering::Relaxed)
@@ -153,7 +221,6 @@ impl<'a> Fetcher<'a> {
             // The build does not need the cache: a read-only or missing home must not fail it.
             tracing::warn!("downloads are not cached: {e}");
         }
-        Ok(bytes)
     }
 
     /// Forgets a cached copy that failed verification.
@@ -173,9 +240,11 @@ impl<'a> Fetcher<'a> {
     }
 
     /// GET `url` (no credentials in it) with the credentials for its host.
-    async fn get(&self, spec: &Spec, url: &str) -> Result<Vec<u8>, ApkError> {
+    async fn get(&self, spec: &Spec, url: &str, kind: Kind) -> Result<Vec<u8>, ApkError> {
         let target = Target::apk_repository(url);
         let cell = self.host_state(&target.host).await;
+        let (limit, setting) = kind.limit(&self.policy);
+        let after = |attempt: u32| format!("after {attempt} attempts");
         let mut attempt = 0u32;
         loop {
             // Take the host's current credential; requests run in parallel, outside the lock.
@@ -214,10 +283,14 @@ impl<'a> Fetcher<'a> {
                 None => request,
             };
             attempt += 1;
-            let response = match request.send().await {
+            let waited = self.policy.read_timeout;
+            let sent = match tokio::time::timeout(waited, request.send()).await {
+                Ok(sent) => sent.map_err(describe),
+                Err(_) => Err(crate::net::header_timeout(&target.host, waited)),
+            };
+            let response = match sent {
                 Ok(r) => r,
-                Err(e) => {
-                    let reason = describe(e);
+                Err(reason) => {
                     // A certificate problem will not go away by asking again.
                     if reason.contains("certificate") {
                         return Err(ApkError::Fetch {
@@ -232,28 +305,29 @@ impl<'a> Fetcher<'a> {
                     }
                     return Err(ApkError::Fetch {
                         url: url.to_string(),
-                        reason: format!("{reason} (after {attempt} attempts)"),
+                        reason: format!("{reason} ({})", after(attempt)),
                     });
                 }
             };
             let status = response.status();
             if status.is_success() {
-                match response.bytes().await {
-                    Ok(bytes) => return Ok(bytes.to_vec()),
-                    Err(e) if attempt < ATTEMPTS => {
-                        tracing::debug!(
-                            url,
-                            attempt,
-                            "download cut off ({}); retrying",
-                            describe(e)
-                        );
+                match crate::net::read_body(response, limit, setting, &self.policy).await {
+                    Ok(bytes) => return Ok(bytes.into()),
+                    Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                        tracing::debug!(url, attempt, "download cut off ({e}); retrying");
                         tokio::time::sleep(backoff(attempt, None)).await;
                         continue;
+                    }
+                    Err(e) if e.is_transient() => {
+                        return Err(ApkError::Fetch {
+                            url: url.to_string(),
+                            reason: format!("{e} ({})", after(attempt)),
+                        });
                     }
                     Err(e) => {
                         return Err(ApkError::Fetch {
                             url: url.to_string(),
-                            reason: format!("{} (after {attempt} attempts)", describe(e)),
+                            reason: e.to_string(),
                         });
                     }
                 }
@@ -274,8 +348,9 @@ impl<'a> Fetcher<'a> {
                 return Err(ApkError::Fetch {
                     url: url.to_string(),
                     reason: format!(
-                        "the server answered {} (after {attempt} attempts)",
-                        status_text(status)
+                        "the server answered {} ({})",
+                        status_text(status),
+                        after(attempt)
                     ),
                 });
             }

@@ -259,27 +259,35 @@ impl Index {
         keyring: Option<&Keyring>,
         what: &str,
     ) -> Result<Index, ApkError> {
-        let signed = sign::split(bytes, what)?;
+        let bound = sign::Bound::index();
+        let signed = sign::split(bytes, what, bound)?;
         let signed_by = match keyring {
             Some(keyring) => Some(sign::verify(&signed, keyring, what)?),
             None => None,
         };
         let malformed = |why: String| ApkError::Malformed(format!("{what}: {why}"));
+        let unreadable = |doing: &str, e: std::io::Error| {
+            if crate::net::is_inflate_limit(&e) {
+                ApkError::Malformed(format!("{what}: {e}"))
+            } else {
+                malformed(format!("{doing}: {e}"))
+            }
+        };
         // The last member's trailer holds its size: a good guess for the whole.
         let hint = bytes
             .len()
             .checked_sub(4)
             .map(|i| u32::from_le_bytes(bytes[i..].try_into().unwrap()) as usize)
             .unwrap_or(0);
-        let decoder = flate2::bufread::MultiGzDecoder::new(signed.signed);
+        let decoder = bound.reader(flate2::bufread::MultiGzDecoder::new(signed.signed));
         let mut archive = tar::Archive::new(decoder);
         let mut index = None;
         let mut description = String::new();
         let entries = archive
             .entries()
-            .map_err(|e| malformed(format!("not a tar.gz: {e}")))?;
+            .map_err(|e| unreadable("not a tar.gz", e))?;
         for entry in entries {
-            let mut entry = entry.map_err(|e| malformed(format!("not a tar.gz: {e}")))?;
+            let mut entry = entry.map_err(|e| unreadable("not a tar.gz", e))?;
             let path = entry
                 .path()
                 .map_err(|e| malformed(e.to_string()))?
@@ -287,18 +295,20 @@ impl Index {
                 .into_owned();
             match path.as_str() {
                 "APKINDEX" => {
-                    let size = (entry.size() as usize).min(hint.max(1 << 20));
+                    let size = (entry.size() as usize)
+                        .min(hint.max(1 << 20))
+                        .min(bound.limit.min(usize::MAX as u64) as usize);
                     let mut data = Vec::with_capacity(size);
                     entry
                         .read_to_end(&mut data)
-                        .map_err(|e| malformed(format!("reading APKINDEX: {e}")))?;
+                        .map_err(|e| unreadable("reading APKINDEX", e))?;
                     index = Some(data);
                 }
                 "DESCRIPTION" => {
                     let mut data = Vec::new();
                     entry
                         .read_to_end(&mut data)
-                        .map_err(|e| malformed(format!("reading DESCRIPTION: {e}")))?;
+                        .map_err(|e| unreadable("reading DESCRIPTION", e))?;
                     description = String::from_utf8_lossy(&data).trim().to_string();
                 }
                 _ => {}

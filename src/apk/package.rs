@@ -114,9 +114,13 @@ impl ApkFile {
     /// package that comes with no index); `what` names the package in errors.
     pub fn open(bytes: Vec<u8>, expected: Option<&str>, what: &str) -> Result<ApkFile, ApkError> {
         let malformed = |why: String| ApkError::Malformed(format!("package {what}: {why}"));
-        let control_offset = sign::split(&bytes, &format!("package {what}"))?.offset;
-        let (control, control_len) =
-            sign::first_member(&bytes[control_offset..]).map_err(|e| match expected {
+        let control_bound = sign::Bound::control();
+        let control_offset = sign::split(&bytes, &format!("package {what}"), control_bound)?.offset;
+        let (control, control_len) = sign::first_member(&bytes[control_offset..], control_bound)
+            .map_err(|e| match expected {
+                _ if crate::net::is_inflate_limit(&e) => {
+                    malformed(format!("its control section: {e}"))
+                }
                 Some(sum) => ApkError::Integrity(format!(
                     "package {what}: its control section is corrupt ({e}), so it cannot match the index's checksum {sum}; refusing to install it"
                 )),
@@ -181,6 +185,11 @@ impl ApkFile {
         })
     }
 
+    /// The file as read (what the download cache keeps).
+    pub fn raw(&self) -> &[u8] {
+        &self.bytes
+    }
+
     /// The control section's executable entries (`.pre-install`, `.trigger`, …) with their
     /// tar headers: what goes into `scripts.tar`.
     pub fn scripts(&self) -> Vec<(tar::Header, Vec<u8>)> {
@@ -211,11 +220,18 @@ impl ApkFile {
     ) -> Result<(), ApkError> {
         let what = self.package.id();
         let bad = |e: std::io::Error| {
-            ApkError::Malformed(format!(
-                "package {what}: its data section is unreadable: {e}"
-            ))
+            if crate::net::is_inflate_limit(&e) {
+                ApkError::Malformed(format!("package {what}: its data section: {e}"))
+            } else {
+                ApkError::Malformed(format!(
+                    "package {what}: its data section is unreadable: {e}"
+                ))
+            }
         };
-        let decoder = flate2::bufread::MultiGzDecoder::new(&self.bytes[self.data_offset..]);
+        let bound = sign::Bound::data();
+        let decoder = bound.reader(flate2::bufread::MultiGzDecoder::new(
+            &self.bytes[self.data_offset..],
+        ));
         let mut archive = tar::Archive::new(decoder);
         for entry in archive.entries().map_err(bad)? {
             let mut entry = entry.map_err(bad)?;
@@ -264,7 +280,10 @@ impl ApkFile {
                 }
                 tar::EntryType::Fifo => EntryKind::Fifo,
                 tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    let mut data = Vec::with_capacity(header.size().unwrap_or(0) as usize);
+                    // The header's size is the sender's word: no more than the bound, nor
+                    // than a first guess.
+                    let hint = header.size().unwrap_or(0).min(bound.limit).min(64 << 20);
+                    let mut data = Vec::with_capacity(hint as usize);
                     entry.read_to_end(&mut data).map_err(bad)?;
                     EntryKind::File(data)
                 }

@@ -2,7 +2,7 @@
 //! (verified), then the tree. Nothing is written into the tree before every package has
 //! been downloaded and checked, so a tampered package leaves the tree as it was.
 
-use super::fetch::{Fetcher, url_key};
+use super::fetch::{Fetcher, Kind, url_key};
 use super::index::Index;
 use super::install::{self, Installer};
 use super::keys::Keyring;
@@ -30,10 +30,11 @@ async fn load_keyring(
             Location::Http(url) => {
                 let name = url.rsplit('/').next().unwrap_or(url).to_string();
                 let cache = format!("keys/{}/{name}", url_key(url));
-                let pem = fetcher
-                    .read(&spec, &spec.location, Some(&cache), false)
+                let got = fetcher
+                    .read(&spec, &spec.location, Some(&cache), false, Kind::Key)
                     .await?;
-                keyring.add(&name, pem, url)?;
+                keyring.add(&name, got.bytes.clone(), url)?;
+                fetcher.keep(got.unstored, &got.bytes);
             }
         }
     }
@@ -85,8 +86,12 @@ async fn prepare(req: &InstallRequest<'_>, fetcher: &Fetcher<'_>) -> Result<Prep
             let location = spec.join(&format!("{arch}/APKINDEX.tar.gz"));
             let what = location.display();
             let cache = format!("indexes/{}/APKINDEX.tar.gz", url_key(&what));
-            let bytes = fetcher.read(spec, &location, Some(&cache), false).await?;
-            Index::from_targz(&bytes, check, &what)
+            let got = fetcher
+                .read(spec, &location, Some(&cache), false, Kind::Index)
+                .await?;
+            let index = Index::from_targz(&got.bytes, check, &what)?;
+            fetcher.keep(got.unstored, &got.bytes);
+            Ok::<_, ApkError>(index)
         })
         .buffered(PARALLEL)
         .try_collect()
@@ -195,24 +200,35 @@ pub async fn run(
             async move {
                 let what = location.display();
                 let expected = (!p.checksum().is_empty()).then(|| p.checksum());
-                let bytes = fetcher
-                    .read(spec, &location, cache.as_deref(), true)
+                let got = fetcher
+                    .read(spec, &location, cache.as_deref(), true, Kind::Package)
                     .await?;
-                let apk = match ApkFile::open(bytes, expected, &what) {
-                    Err(e) if cache.is_some() && matches!(location, Location::Http(_)) => {
+                let unstored = got.unstored;
+                // Served by the cache (a download would be waiting to be stored).
+                let from_cache = cache.is_some()
+                    && matches!(location, Location::Http(_))
+                    && fetcher.cache_dir().is_some()
+                    && unstored.is_none();
+                let apk = match ApkFile::open(got.bytes, expected, &what) {
+                    Err(e) if from_cache => {
                         // A bad cached copy: download again once.
                         fetcher.evict(cache.as_deref().unwrap_or_default());
                         if req.offline {
                             return Err(e);
                         }
-                        let bytes = fetcher
-                            .read(spec, &location, cache.as_deref(), false)
+                        let got = fetcher
+                            .read(spec, &location, cache.as_deref(), false, Kind::Package)
                             .await?;
-                        // Still not the package the index names: keep no copy of it.
-                        ApkFile::open(bytes, expected, &what)
-                            .inspect_err(|_| fetcher.evict(cache.as_deref().unwrap_or_default()))?
+                        // Still not the package the index names: no copy of it is kept.
+                        let apk = ApkFile::open(got.bytes, expected, &what)?;
+                        fetcher.keep(got.unstored, apk.raw());
+                        apk
                     }
-                    other => other?,
+                    other => {
+                        let apk = other?;
+                        fetcher.keep(unstored, apk.raw());
+                        apk
+                    }
                 };
                 Ok::<_, ApkError>((apk, repo, what))
             }

@@ -69,19 +69,72 @@ pub struct Signed<'a> {
     pub offset: usize,
 }
 
-/// Decompresses the first gzip member of `bytes`: its content and its compressed length.
-pub fn first_member(bytes: &[u8]) -> std::io::Result<(Vec<u8>, usize)> {
-    let mut decoder = flate2::bufread::GzDecoder::new(bytes);
+/// How far a gzip member may inflate, and the setting that says so (for errors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bound {
+    /// Bytes.
+    pub limit: u64,
+    /// The flag.
+    pub flag: &'static str,
+}
+
+impl Bound {
+    /// `--max-apkindex-decompressed-size` of the command.
+    pub fn index() -> Bound {
+        Bound {
+            limit: crate::net::policy().max_apkindex_decompressed_size,
+            flag: "--max-apkindex-decompressed-size",
+        }
+    }
+
+    /// `--max-apk-control-size` of the command.
+    pub fn control() -> Bound {
+        Bound {
+            limit: crate::net::policy().max_apk_control_size,
+            flag: "--max-apk-control-size",
+        }
+    }
+
+    /// `--max-apk-data-size` of the command.
+    pub fn data() -> Bound {
+        Bound {
+            limit: crate::net::policy().max_apk_data_size,
+            flag: "--max-apk-data-size",
+        }
+    }
+
+    /// `reader` failing past the bound.
+    pub fn reader<R: Read>(self, reader: R) -> crate::net::LimitedReader<R> {
+        crate::net::LimitedReader::new(reader, self.limit, self.flag)
+    }
+}
+
+/// Decompresses the first gzip member of `bytes`, at most `bound` bytes of it: its content
+/// and its compressed length.
+pub fn first_member(bytes: &[u8], bound: Bound) -> std::io::Result<(Vec<u8>, usize)> {
+    let mut decoder = bound.reader(flate2::bufread::GzDecoder::new(bytes));
     let mut out = Vec::new();
     decoder.read_to_end(&mut out)?;
-    let rest = decoder.into_inner();
+    let rest = decoder.into_inner().into_inner();
     Ok((out, bytes.len() - rest.len()))
 }
 
+/// The signatures of the first gzip member of `bytes` (inflated as a stream, at most `bound`
+/// bytes, keeping only signature entries) and its compressed length.
+fn first_member_signatures(bytes: &[u8], bound: Bound) -> std::io::Result<(Vec<Signature>, usize)> {
+    let mut decoder = bound.reader(flate2::bufread::GzDecoder::new(bytes));
+    // Not a tar, or not one of signatures: an unsigned stream (as before streaming).
+    let found = signatures_in(&mut decoder).unwrap_or_default();
+    // The rest of the member, to find where it ends; past the bound this fails.
+    std::io::copy(&mut decoder, &mut std::io::sink())?;
+    let rest = decoder.into_inner().into_inner();
+    Ok((found, bytes.len() - rest.len()))
+}
+
 /// The `.SIGN.*` entries of a tar (a signature member holds nothing else).
-fn signatures_in(tar_bytes: &[u8]) -> std::io::Result<Vec<Signature>> {
+fn signatures_in(tar: impl Read) -> std::io::Result<Vec<Signature>> {
     let mut found = Vec::new();
-    let mut archive = tar::Archive::new(tar_bytes);
+    let mut archive = tar::Archive::new(tar);
     for entry in archive.entries()? {
         let mut entry = entry?;
         let path = entry.path()?.to_string_lossy().into_owned();
@@ -91,6 +144,10 @@ fn signatures_in(tar_bytes: &[u8]) -> std::io::Result<Vec<Signature>> {
         let Some(algorithm) = algorithm else {
             return Ok(Vec::new());
         };
+        // An RSA signature is the key's size: 512 bytes for RSA-4096.
+        if entry.size() > 64 << 10 {
+            return Ok(Vec::new());
+        }
         let mut bytes = Vec::new();
         entry.read_to_end(&mut bytes)?;
         found.push(Signature {
@@ -102,11 +159,16 @@ fn signatures_in(tar_bytes: &[u8]) -> std::io::Result<Vec<Signature>> {
     Ok(found)
 }
 
-/// Splits a stream into signatures and signed bytes; `what` names it in errors.
-pub fn split<'a>(bytes: &'a [u8], what: &str) -> Result<Signed<'a>, ApkError> {
-    let (first, len) = first_member(bytes)
-        .map_err(|e| ApkError::Malformed(format!("{what} is not a gzip stream: {e}")))?;
-    let signatures = signatures_in(&first).unwrap_or_default();
+/// Splits a stream into signatures and signed bytes; `what` names it in errors. The first
+/// member is inflated at most to `bound`, before anything else looks at it.
+pub fn split<'a>(bytes: &'a [u8], what: &str, bound: Bound) -> Result<Signed<'a>, ApkError> {
+    let (signatures, len) = first_member_signatures(bytes, bound).map_err(|e| {
+        if crate::net::is_inflate_limit(&e) {
+            ApkError::Malformed(format!("{what}: its first gzip member: {e}"))
+        } else {
+            ApkError::Malformed(format!("{what} is not a gzip stream: {e}"))
+        }
+    })?;
     if signatures.is_empty() {
         return Ok(Signed {
             signatures,
@@ -213,9 +275,9 @@ mod tests {
     #[test]
     fn members_split_exactly() {
         let bytes = std::fs::read(format!("{TESTDATA}/apk/rsa256-signed/APKINDEX.tar.gz")).unwrap();
-        let (first, len) = first_member(&bytes).unwrap();
+        let (first, len) = first_member(&bytes, Bound::index()).unwrap();
         assert_eq!((first.len(), len), (1024, 638));
-        let signed = split(&bytes, "x").unwrap();
+        let signed = split(&bytes, "x", Bound::index()).unwrap();
         assert_eq!(signed.offset, 638);
         assert_eq!(signed.signatures.len(), 1);
         assert_eq!(signed.signatures[0].algorithm, Algorithm::Sha256);

@@ -38,6 +38,9 @@ pub struct Cli {
     #[arg(short = 'C', long, global = true, value_name = "DIR")]
     workdir: Option<PathBuf>,
 
+    #[command(flatten)]
+    net: registry_args::NetArgs,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         eprintln!("Error: cannot change to {}: {e}", dir.display());
         return ExitCode::FAILURE;
     }
+    crate::net::set_policy(cli.net.policy());
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),

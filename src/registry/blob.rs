@@ -360,9 +360,31 @@ impl Client {
         let mut hasher = Hasher::new(digest.algorithm());
         let mut received: u64 = 0;
         let mut stream = response.bytes_stream();
+        let idle = self.transport().policy().read_timeout;
         let result: Result<(), Error> = async {
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(|e| Error::transport(context.clone(), &e))?;
+            loop {
+                let next = tokio::time::timeout(idle, stream.next())
+                    .await
+                    .map_err(|_| {
+                        Error::body(
+                            context.clone(),
+                            crate::net::BodyError::Idle {
+                                waited: idle,
+                                received,
+                            },
+                        )
+                    })?;
+                let Some(chunk) = next else { break };
+                // A body cut off or reset after a good status: worth asking again.
+                let chunk = chunk.map_err(|e| {
+                    Error::body(
+                        context.clone(),
+                        crate::net::BodyError::Transport {
+                            reason: crate::net::describe(&e),
+                            transient: true,
+                        },
+                    )
+                })?;
                 received += chunk.len() as u64;
                 if received > desc.size {
                     return Err(Error::Other(format!(

@@ -97,7 +97,7 @@ impl Client {
                 return Ok(sent.response);
             }
             let headers = sent.response.headers().clone();
-            let body = sent.response.bytes().await.unwrap_or_default();
+            let body = crate::net::read_error_body(sent.response).await;
             let refusal = Refusal {
                 status,
                 headers,
@@ -142,10 +142,14 @@ impl Client {
             return Err(Error::from_response(context, response).await);
         }
         let headers = response.headers().clone();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| Error::transport(context.clone(), &e))?;
+        let body = crate::net::read_body(
+            response,
+            crate::net::MAX_MANIFEST_SIZE,
+            "a registry stores no manifest over 4 MiB",
+            self.transport.policy(),
+        )
+        .await
+        .map_err(|e| Error::body(context.clone(), e))?;
         let served = headers
             .get("docker-content-digest")
             .and_then(|v| v.to_str().ok())

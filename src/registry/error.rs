@@ -89,7 +89,7 @@ impl Error {
     pub async fn from_response(context: String, response: reqwest::Response) -> Error {
         let status = response.status();
         let tried = super::transport::Tried::of(&response);
-        let body = response.bytes().await.unwrap_or_default();
+        let body = crate::net::read_error_body(response).await;
         Error::Status {
             context,
             status,
@@ -156,6 +156,20 @@ impl Error {
             },
             Error::Retried(inner) => Error::Retried(Box::new(inner.within(what))),
             other => other,
+        }
+    }
+
+    /// A body held in memory that did not arrive whole: too large (never retried), too slow
+    /// or cut off (retried as transport errors are).
+    pub fn body(context: String, err: crate::net::BodyError) -> Error {
+        if err.is_too_large() {
+            return Error::Other(format!("{context}: {err}"));
+        }
+        Error::Transport {
+            context,
+            retriable: err.is_transient(),
+            cause: err.to_string(),
+            hint: String::new(),
         }
     }
 

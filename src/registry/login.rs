@@ -84,7 +84,7 @@ async fn check(
     if status == StatusCode::OK {
         return Ok(());
     }
-    let body = sent.response.bytes().await.unwrap_or_default();
+    let body = crate::net::read_error_body(sent.response).await;
     Err(format!(
         "{status} from {}{}",
         registry.host,

@@ -123,6 +123,18 @@ pub async fn pull_image(
         }
     }
     layout.write_blob(&root.digest, &root.bytes)?;
+    // The config is read into memory (for the platform, and by builds on this image).
+    if let Some((_, m)) = images
+        .iter()
+        .find(|(_, m)| m.config.size > crate::net::MAX_CONFIG_SIZE)
+    {
+        return Err(Error::Other(format!(
+            "{reference}: its config {} is {} bytes, more than apko reads ({} bytes; real configs are a few KiB); refusing it",
+            m.config.digest,
+            m.config.size,
+            crate::net::MAX_CONFIG_SIZE
+        )));
+    }
 
     // Every blob once, skipping those already in the layout.
     let mut seen = HashSet::new();

@@ -191,13 +191,8 @@ async fn send(
         .map_err(TokenError::Failed)?;
     let status = sent.response.status();
     let tried = super::transport::Tried::of(&sent.response);
-    let body = sent.response.bytes().await.map_err(|e| {
-        TokenError::Failed(Error::transport(
-            format!("reading the answer of {what}"),
-            &e,
-        ))
-    })?;
     if !status.is_success() {
+        let body = crate::net::read_error_body(sent.response).await;
         let mut detail = error_detail(&body);
         if let Some(s) = secret.filter(|s| !s.is_empty())
             && detail.contains(s)
@@ -216,6 +211,14 @@ async fn send(
             ),
         });
     }
+    let body = crate::net::read_body(
+        sent.response,
+        crate::net::MAX_TOKEN_ANSWER_SIZE,
+        "a token answer is a few KiB",
+        transport.policy(),
+    )
+    .await
+    .map_err(|e| TokenError::Failed(Error::body(format!("reading the answer of {what}"), e)))?;
     parse_response(&body).map_err(|why| TokenError::Failed(Error::Other(format!("{what}: {why}"))))
 }
 
@@ -250,6 +253,17 @@ pub fn parse_response(body: &[u8]) -> Result<Token, String> {
         .or(a.access_token.filter(|t| !t.is_empty()))
         .ok_or("the answer holds neither token nor access_token")?;
     let refresh_token = a.refresh_token.filter(|t| !t.is_empty());
+    if let Some(long) = [Some(&token), refresh_token.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|t| t.len() > crate::net::MAX_TOKEN_SIZE)
+    {
+        return Err(format!(
+            "the token it gave is {} bytes, more than apko sends in a header ({} bytes); refusing it",
+            long.len(),
+            crate::net::MAX_TOKEN_SIZE
+        ));
+    }
     crate::redact::remember(None, &token);
     if let Some(r) = &refresh_token {
         crate::redact::remember(None, r);

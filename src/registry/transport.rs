@@ -154,15 +154,18 @@ pub struct Transport {
     /// `--ca-file` certificates.
     extra_roots: Vec<reqwest::Certificate>,
     options: Options,
+    /// Timeouts and size limits (the command's [`crate::net::policy`]).
+    policy: crate::net::Policy,
 }
 
-/// What both clients share: no automatic redirects, HTTP/1.1 only.
-fn builder() -> reqwest::ClientBuilder {
+/// What both clients share: no automatic redirects, HTTP/1.1 only. The read timeout is
+/// kept by [`Transport::send`] and the body readers, which know what was awaited (reqwest's
+/// would also count the time spent sending an upload).
+fn builder(policy: &crate::net::Policy) -> reqwest::ClientBuilder {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(30))
-        .read_timeout(Duration::from_secs(300))
+        .connect_timeout(policy.connect_timeout)
         .pool_idle_timeout(Duration::from_secs(60))
         .tcp_nodelay(true)
         // Parallel uploads on parallel HTTP/1.1 connections: one HTTP/2 connection would cap
@@ -204,7 +207,8 @@ impl Transport {
             }
             extra_roots.extend(certs);
         }
-        let plain = builder()
+        let policy = crate::net::policy();
+        let plain = builder(&policy)
             .tls_certs_only(Vec::new())
             .build()
             .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
@@ -213,6 +217,7 @@ impl Transport {
             tls: OnceLock::new(),
             extra_roots,
             options,
+            policy,
         })
     }
 
@@ -223,7 +228,7 @@ impl Transport {
         }
         self.tls
             .get_or_init(|| {
-                builder()
+                builder(&self.policy)
                     .tls_certs_merge(self.extra_roots.clone())
                     .build()
                     .map_err(|e| chain(&e))
@@ -235,6 +240,11 @@ impl Transport {
     /// The options it was built with.
     pub fn options(&self) -> &Options {
         &self.options
+    }
+
+    /// Its timeouts and size limits.
+    pub fn policy(&self) -> &crate::net::Policy {
+        &self.policy
     }
 
     /// Whether `host` (`name[:port]`) may be spoken to over plain HTTP.
@@ -320,20 +330,37 @@ impl Transport {
             if from_origin && let Some(a) = auth {
                 builder = builder.header(AUTHORIZATION, a.clone());
             }
+            // When a byte of the request body last left: no answer is awaited before the
+            // body is sent.
+            let activity = Activity::new();
             builder = match &req.body {
                 Body::Empty => builder,
                 Body::Bytes(b) => builder
                     .header(CONTENT_LENGTH, b.len())
                     .body(reqwest::Body::from(b.clone())),
-                Body::File { path, offset, len } => builder
-                    .header(CONTENT_LENGTH, *len)
-                    .body(file_body(path, *offset, *len, progress.cloned()).await?),
+                Body::File { path, offset, len } => builder.header(CONTENT_LENGTH, *len).body(
+                    file_body(path, *offset, *len, progress.cloned(), activity.clone()).await?,
+                ),
             };
             let context = || format!("{} {}", req.method, redact(&url));
-            let response = builder
-                .send()
-                .await
-                .map_err(|e| Error::transport(context(), &e))?;
+            let idle = self.policy.read_timeout;
+            let send = builder.send();
+            tokio::pin!(send);
+            let response = loop {
+                tokio::select! {
+                    sent = &mut send => break sent.map_err(|e| Error::transport(context(), &e))?,
+                    _ = tokio::time::sleep_until(activity.last() + idle) => {
+                        if activity.last() + idle <= tokio::time::Instant::now() {
+                            return Err(Error::Transport {
+                                context: context(),
+                                cause: crate::net::header_timeout(&authority(&url), idle),
+                                hint: String::new(),
+                                retriable: true,
+                            });
+                        }
+                    }
+                }
+            };
             let status = response.status();
             if !(follow && status.is_redirection() && status != StatusCode::NOT_MODIFIED) {
                 return Ok(Sent {
@@ -373,12 +400,39 @@ impl Transport {
     }
 }
 
+/// When a request last made progress (its start, or the last chunk of its body taken by the
+/// connection).
+#[derive(Clone)]
+struct Activity {
+    start: tokio::time::Instant,
+    millis: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: tokio::time::Instant::now(),
+            millis: Default::default(),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.millis.store(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        self.start + Duration::from_millis(self.millis.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
 /// A streamed body over `len` bytes of `path` from `offset`.
 async fn file_body(
     path: &Path,
     offset: u64,
     len: u64,
     progress: Option<Counter>,
+    activity: Activity,
 ) -> Result<reqwest::Body, Error> {
     let mut file = tokio::fs::File::open(path)
         .await
@@ -390,6 +444,7 @@ async fn file_body(
     }
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)
         .inspect_ok(move |chunk| {
+            activity.touch();
             if let Some(p) = &progress {
                 p(chunk.len() as u64);
             }
