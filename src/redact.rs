@@ -21,8 +21,29 @@ const MIN_LEN: usize = 4;
 
 static KNOWN: RwLock<Vec<String>> = RwLock::new(Vec::new());
 
+/// The forms text about `secret` may be normalised to before it is shown: control
+/// characters removed (server error excerpts), or replaced by spaces, whitespace runs made one
+/// space, ends trimmed; and Rust's `{:?}` escaping.
+fn normalised(secret: &str) -> Vec<String> {
+    let stripped: String = secret.chars().filter(|c| !c.is_control()).collect();
+    let spaced: String = secret
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let collapse = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let debug = format!("{secret:?}");
+    vec![
+        stripped.trim().to_string(),
+        stripped.clone(),
+        collapse(&stripped),
+        collapse(&spaced),
+        debug[1..debug.len() - 1].to_string(),
+    ]
+}
+
 /// Remembers `secret` in the forms it may come back in: as is, JSON-escaped,
-/// percent-encoded (form bodies), and base64 (alone, and as a Basic header with `username`).
+/// percent-encoded (form bodies), base64 (alone, and as a Basic header with `username`), and
+/// as text normalisation leaves it ([`normalised`]).
 pub fn remember(username: Option<&str>, secret: &str) {
     if secret.len() < MIN_LEN {
         return;
@@ -35,6 +56,7 @@ pub fn remember(username: Option<&str>, secret: &str) {
         STANDARD.encode(secret),
         URL_SAFE_NO_PAD.encode(secret),
     ];
+    forms.extend(normalised(secret));
     if let Some(user) = username {
         forms.push(STANDARD.encode(format!("{user}:{secret}")));
     }
@@ -108,5 +130,24 @@ mod tests {
         );
         remember(None, "abc");
         assert_eq!(mask("abcdef"), "abcdef");
+    }
+
+    #[test]
+    fn secrets_with_control_characters_are_masked_after_normalisation() {
+        remember(None, "line1\nline2\u{7}\tend  x");
+        for shown in [
+            "line1\nline2\u{7}\tend  x",
+            "line1line2end  x",
+            "line1line2end x",
+            "line1 line2 end x",
+            "line1\\nline2\\u{7}\\tend  x",
+            "line1\\nline2\\u0007\\tend  x",
+        ] {
+            assert_eq!(
+                mask(&format!("got {shown}!")),
+                "got <redacted>!",
+                "{shown:?}"
+            );
+        }
     }
 }

@@ -219,6 +219,8 @@ pub fn error_detail(body: &[u8]) -> String {
         #[serde(default)]
         message: String,
     }
+    // Secrets are masked before the text is normalised below (control characters dropped):
+    // after, a secret holding one would no longer be found.
     let text = match serde_json::from_slice::<Body>(body) {
         Ok(b) => {
             let mut parts: Vec<String> = b
@@ -246,6 +248,7 @@ pub fn error_detail(body: &[u8]) -> String {
             }
         }
     };
+    let text = crate::redact::mask(&text);
     let text: String = text.chars().filter(|c| !c.is_control()).take(300).collect();
     if text.is_empty() {
         String::new()

@@ -195,7 +195,7 @@ async fn send(
         let body = crate::net::read_error_body(sent.response).await;
         let mut detail = error_detail(&body);
         if let Some(s) = secret.filter(|s| !s.is_empty())
-            && detail.contains(s)
+            && (detail.contains(s) || memchr::memmem::find(&body, s.as_bytes()).is_some())
         {
             detail = " (answer withheld: it echoes the secret)".to_string();
         }
