@@ -94,22 +94,73 @@ fn golden_blob(digest: &str) -> Vec<u8> {
     .unwrap()
 }
 
-fn id(digest: &str) -> String {
-    format!("SPDXRef-Package-{}", digest.replace(':', "-"))
-}
-
 /// Replaces the values of the fields the golden files' authors edited by hand (`supplier`)
-/// or that name the tool (`creators`) and the license list version (3.27 in the golden files,
-/// 3.16 in every apko source read), so that the rest compares exactly.
+/// or that name the tool (`creators`), so that the rest compares exactly.
 fn normalise(mut v: Value) -> Value {
     v["creationInfo"]["creators"][0] = json!("Tool: apko (VERSION)");
-    v["creationInfo"]["licenseListVersion"] = json!("LIST");
     for p in v["packages"].as_array_mut().unwrap() {
         if p.get("supplier").is_some() {
             p["supplier"] = json!("SUPPLIER");
         }
     }
     v
+}
+
+/// What apko 1.2.39 changed in the SBOMs since the apko that wrote the golden files
+/// (`pkg/sbom/generator/spdx`): `pkg:oci` purls keep the digest's colon (packageurl-go 0.1.6),
+/// no `files` key, the image and layer packages are `SPDXRef-Package-Image-…` and
+/// `SPDXRef-Package-ImageLayer-…` and the layer's purpose is `CONTAINER`, an
+/// `OPERATING_SYSTEM` package follows the layers, a package copied from its own SBOM has
+/// `filesAnalyzed: false`, no `hasFiles` or verification code and its originator as supplier,
+/// and the image (not the layer) CONTAINS each package.
+fn as_apko_1_2_39(v: &Value, image: &str, layer: &str, os: Value) -> Value {
+    let img = format!("SPDXRef-Package-{}", image.replace(':', "-"));
+    let lay = format!("SPDXRef-Package-{}", layer.replace(':', "-"));
+    let new_img = format!("SPDXRef-Package-Image-{}", image.replace(':', "-"));
+    let new_lay = format!("SPDXRef-Package-ImageLayer-{}", layer.replace(':', "-"));
+    let mut v = v.clone();
+    v.as_object_mut().unwrap().remove("files");
+    let mut packages = Vec::new();
+    for mut p in v["packages"].as_array().unwrap().clone() {
+        let o = p.as_object_mut().unwrap();
+        if o["SPDXID"] == img.as_str() {
+            o["SPDXID"] = json!(new_img);
+        } else if o["SPDXID"] == lay.as_str() {
+            o["SPDXID"] = json!(new_lay);
+            // apko's field order: after supplier, before externalRefs
+            let refs = o.remove("externalRefs").unwrap();
+            o.insert("primaryPackagePurpose".into(), json!("CONTAINER"));
+            o.insert("externalRefs".into(), refs);
+        } else {
+            o["filesAnalyzed"] = json!(false);
+            o.remove("hasFiles");
+            o.remove("packageVerificationCode");
+            if !o.contains_key("supplier") {
+                o.insert("supplier".into(), o["originator"].clone());
+            }
+        }
+        let is_layer = p["SPDXID"] == new_lay.as_str();
+        packages.push(p);
+        if is_layer {
+            packages.push(os.clone());
+        }
+    }
+    v["packages"] = json!(packages);
+    v["documentDescribes"] = json!([new_img]);
+    for r in v["relationships"].as_array_mut().unwrap() {
+        for k in ["spdxElementId", "relatedSpdxElement"] {
+            if r[k] == img.as_str() {
+                r[k] = json!(new_img);
+            } else if r[k] == lay.as_str() {
+                r[k] = json!(if k == "spdxElementId" {
+                    &new_img
+                } else {
+                    &new_lay
+                });
+            }
+        }
+    }
+    swap(&v, &[("sha256%3A", "sha256:")])
 }
 
 /// Replaces every occurrence of `from` with `to` in the JSON text.
@@ -172,30 +223,50 @@ fn base_image_sboms_match_apkos() {
         .map(|(a, b)| (a.as_str(), b.as_str()))
         .collect();
 
-    // The index: exactly apko's.
-    let index = normalise(read_json(&sbom_dir.join("sbom-index.spdx.json")));
+    // The index: exactly apko's, its purls keeping the digest's colon as 1.2.39 writes them.
+    let index_doc = read_json(&sbom_dir.join("sbom-index.spdx.json"));
+    for p in index_doc["packages"].as_array().unwrap() {
+        assert_eq!(p["supplier"], "Organization: Chainguard, Inc.");
+    }
+    assert_eq!(index_doc["creationInfo"]["licenseListVersion"], "3.27");
+    let index = normalise(index_doc);
     let golden_index = normalise(swap(
         &read_json(&golden.join("sboms/sbom-index.spdx.json")),
         &pairs,
     ));
-    assert_eq!(index, golden_index);
+    assert_eq!(index, swap(&golden_index, &[("sha256%3A", "sha256:")]));
     assert_eq!(
         index["packages"][0]["externalRefs"][0]["referenceLocator"],
         format!(
-            "pkg:oci/golden@sha256%3A{}?mediaType=application%2Fvnd.oci.image.index.v1%2Bjson",
-            strip(&index_ours)
+            "pkg:oci/golden@{index_ours}?mediaType=application%2Fvnd.oci.image.index.v1%2Bjson"
         )
     );
 
     for (arch, apk_arch) in [("amd64", "x86_64"), ("arm64", "aarch64")] {
         let image = &ours.iter().find(|(a, _)| a == arch).unwrap().1;
         let layer = layer_of(&files[image]);
-        let doc = normalise(read_json(
-            &sbom_dir.join(format!("sbom-{apk_arch}.spdx.json")),
-        ));
-        let golden_doc = normalise(swap(
-            &read_json(&golden.join(format!("sboms/sbom-{apk_arch}.spdx.json"))),
-            &pairs,
+        let raw = read_json(&sbom_dir.join(format!("sbom-{apk_arch}.spdx.json")));
+        assert!(raw.get("files").is_none(), "{apk_arch}: files");
+        assert_eq!(raw["creationInfo"]["licenseListVersion"], "3.27");
+        let doc = normalise(raw.clone());
+        let os = json!({
+            "SPDXID": "SPDXRef-OperatingSystem-pretend",
+            "name": "pretend",
+            "versionInfo": "1.0.0",
+            "filesAnalyzed": false,
+            "description": "Operating System",
+            "downloadLocation": "NOASSERTION",
+            "supplier": "SUPPLIER",
+            "primaryPackagePurpose": "OPERATING_SYSTEM"
+        });
+        let golden_doc = normalise(as_apko_1_2_39(
+            &swap(
+                &read_json(&golden.join(format!("sboms/sbom-{apk_arch}.spdx.json"))),
+                &pairs,
+            ),
+            image,
+            &layer,
+            os.clone(),
         ));
         // Everything but the packages and relationships: exactly apko's.
         for key in [
@@ -206,30 +277,44 @@ fn base_image_sboms_match_apkos() {
             "dataLicense",
             "documentNamespace",
             "documentDescribes",
-            "files",
         ] {
             assert_eq!(doc[key], golden_doc[key], "{apk_arch}: {key}");
         }
+        assert_eq!(
+            doc.as_object().unwrap().keys().collect::<Vec<_>>(),
+            golden_doc.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
         assert_eq!(doc["name"], format!("sbom-{layer}"));
         assert_eq!(doc["creationInfo"]["created"], "1970-01-01T00:00:00Z");
         let packages = doc["packages"].as_array().unwrap();
         let golden_packages = golden_doc["packages"].as_array().unwrap();
-        // image, layer, package-x and package-y: exactly apko's, purls and verification
-        // codes included
-        for (ours, theirs) in [(0, 0), (1, 1), (4, 3), (5, 4)] {
+        // image, layer, OS, package-x and package-y: exactly apko's, purls included
+        for (ours, theirs) in [(0, 0), (1, 1), (2, 2), (5, 4), (6, 5)] {
             assert_eq!(packages[ours], golden_packages[theirs], "{apk_arch}");
         }
+        let raw_packages = raw["packages"].as_array().unwrap();
+        assert_eq!(raw_packages[0]["supplier"], "Organization: Pretend");
+        assert_eq!(raw_packages[2]["supplier"], "Organization: Pretend");
+        // a missing supplier is the package's originator
+        assert_eq!(raw_packages[5]["supplier"], "Organization: Unknown");
+        assert_eq!(packages[5]["filesAnalyzed"], false);
+        assert!(packages[5].get("packageVerificationCode").is_none());
+        assert!(packages[5].get("hasFiles").is_none());
         assert_eq!(
-            packages[4]["packageVerificationCode"]["packageVerificationCodeValue"],
-            "162018767ec8a51a6d1e6c2841be6f55724dec80"
-        );
-        assert_eq!(
-            packages[5]["externalRefs"][0]["referenceLocator"],
+            packages[6]["externalRefs"][0]["referenceLocator"],
             format!("pkg:apk/unknown/package-y@1.0.0-r0?arch={apk_arch}")
         );
+        assert_eq!(
+            packages[0]["externalRefs"][0]["referenceLocator"],
+            format!(
+                "pkg:oci/golden@{image}?arch={arch}&mediaType=application%2Fvnd.oci.image.manifest.v1%2Bjson&os=linux"
+            )
+        );
         assert_eq!(packages[1]["versionInfo"], "1.0.0"); // VERSION_ID of the image's os-release
+        assert_eq!(packages[1]["primaryPackagePurpose"], "CONTAINER");
+        assert_eq!(packages[2], os);
         // pretend-baselayout: its own (newer melange) SBOM's package and what it relates to,
-        // copied as they are
+        // with apko's fix-ups
         let own: Value = serde_json::from_slice(
             &std::process::Command::new("tar")
                 .args(["-xzOf"])
@@ -257,49 +342,57 @@ fn base_image_sboms_match_apkos() {
             .iter()
             .find(|p| p["SPDXID"] == base_id)
             .unwrap();
-        assert_eq!(packages[2], normalise_one(base_pkg));
-        assert_eq!(packages[3], normalise_one(melange_pkg));
-        assert_eq!(packages[2]["licenseDeclared"], "MIT");
-        assert_eq!(packages.len(), 6);
-        let (img, lay) = (id(image), id(&layer));
+        assert_eq!(packages[3], normalise_one(base_pkg));
+        assert_eq!(packages[4], normalise_one(melange_pkg));
+        assert_eq!(packages[3]["licenseDeclared"], "MIT");
+        assert_eq!(packages.len(), 7);
+        let img = format!("SPDXRef-Package-Image-{}", image.replace(':', "-"));
+        let lay = format!("SPDXRef-Package-ImageLayer-{}", layer.replace(':', "-"));
         let rel = |a: &str, t: &str, b: &str| json!({"spdxElementId": a, "relationshipType": t, "relatedSpdxElement": b});
         assert_eq!(
             doc["relationships"],
             json!([
                 rel(&img, "CONTAINS", &lay),
-                rel(&lay, "CONTAINS", base_id),
                 rel(
                     base_id,
                     "DESCRIBED_BY",
                     melange_pkg["SPDXID"].as_str().unwrap()
                 ),
-                rel(&lay, "CONTAINS", "SPDXRef-Package-package-x-1.0.0-r0"),
-                rel(&lay, "CONTAINS", "SPDXRef-Package-package-y-1.0.0-r0"),
+                rel(&img, "CONTAINS", base_id),
+                rel(&img, "CONTAINS", "SPDXRef-Package-package-x-1.0.0-r0"),
+                rel(&img, "CONTAINS", "SPDXRef-Package-package-y-1.0.0-r0"),
             ])
         );
-        // golden relationships, digests swapped, are ours but for the newer melange's edge and
-        // its package ID
+        // golden relationships, digests swapped, are ours but for the newer melange's edge
+        // (before its CONTAINS, as apko copies a package's own relationships first) and its
+        // package ID
         let mut expected = golden_doc["relationships"].as_array().unwrap().clone();
         assert_eq!(
             expected[1]["relatedSpdxElement"],
             "SPDXRef-Package-pretend-baselayout-1.0.0-r0"
         );
         expected[1]["relatedSpdxElement"] = json!(base_id);
-        expected.insert(2, doc["relationships"][2].clone());
+        expected.insert(1, doc["relationships"][1].clone());
         assert_eq!(doc["relationships"], json!(expected));
     }
 }
 
-/// A package copied from a package's own SBOM, as the SBOM shows it (supplier normalised,
-/// files left out).
+/// A package copied from a package's own SBOM as apko 1.2.39 copies it: supplier normalised,
+/// `hasFiles`, `licenseInfoFromFiles` and the verification code dropped, nothing analysed.
 fn normalise_one(p: &Value) -> Value {
     let mut p = p.clone();
     if p.get("supplier").is_some() {
         p["supplier"] = json!("SUPPLIER");
     }
-    if p.get("hasFiles").is_some() {
-        p["hasFiles"] = json!([]);
+    let o = p.as_object_mut().unwrap();
+    for k in [
+        "hasFiles",
+        "licenseInfoFromFiles",
+        "packageVerificationCode",
+    ] {
+        o.remove(k);
     }
+    o["filesAnalyzed"] = json!(false);
     p
 }
 
@@ -345,29 +438,34 @@ fn example_build_writes_sboms_to_the_current_directory() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}"); // image, layer, busybox, hello
-    let hello = doc["packages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "hello")
-        .unwrap();
-    // no SBOM of its own: apko's description from the installed database
-    assert_eq!(hello["sourceInfo"], "Package info from apk database");
-    assert_eq!(hello["checksums"][0]["algorithm"], "SHA1");
+    // apko 1.2.39 describes only packages that ship their own SBOM (neither busybox nor hello
+    // does), so: image, layer and the OS, which without /etc/os-release is apko's `unknown`
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[0].starts_with("sha256:") && names[1].starts_with("sha256:"));
     assert_eq!(
-        hello["checksums"][0]["checksumValue"]
-            .as_str()
-            .unwrap()
-            .len(),
-        40
+        doc["packages"][2],
+        json!({
+            "SPDXID": "SPDXRef-OperatingSystem-unknown",
+            "name": "unknown",
+            "versionInfo": "unknown",
+            "filesAnalyzed": false,
+            "description": "Operating System",
+            "downloadLocation": "NOASSERTION",
+            "supplier": "Organization: apko-generated image",
+            "primaryPackagePurpose": "OPERATING_SYSTEM"
+        })
     );
-    let purl = hello["externalRefs"][0]["referenceLocator"]
-        .as_str()
-        .unwrap();
-    assert!(
-        purl.starts_with("pkg:apk/") && purl.ends_with("?arch=x86_64") && purl.contains("/hello@"),
-        "{purl}"
+    assert_eq!(
+        doc["packages"][1]["SPDXID"],
+        format!("SPDXRef-Package-ImageLayer-{}", names[1].replace(':', "-"))
+    );
+    assert_eq!(
+        doc["relationships"],
+        json!([{
+            "spdxElementId": format!("SPDXRef-Package-Image-{}", names[0].replace(':', "-")),
+            "relationshipType": "CONTAINS",
+            "relatedSpdxElement": doc["packages"][1]["SPDXID"],
+        }])
     );
     let text = String::from_utf8(first[1].clone()).unwrap();
     assert!(

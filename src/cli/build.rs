@@ -150,6 +150,7 @@ pub fn write_sboms(dir: &Path, built: &build::Built, reference: &Reference) -> a
         &built.index_json,
         built.created,
         reference,
+        &built.vcs_url,
     )
     .with_context(|| {
         format!(

@@ -56,6 +56,8 @@ pub struct Built {
     pub contents: Vec<sbom::Contents>,
     /// The index's date (the newest image's).
     pub created: u64,
+    /// The configuration's `vcs-url` (the index SBOM's source package).
+    pub vcs_url: String,
 }
 
 /// Builds every architecture of `ic`.
@@ -97,6 +99,7 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
         index_json,
         contents,
         created,
+        vcs_url: ic.vcs_url.clone(),
     })
 }
 
@@ -225,7 +228,7 @@ async fn build_arch(
     apk::install::set_world(&mut tree, &world)?;
 
     finish_tree(&mut tree, &mut aic, created)?;
-    let contents = sbom::contents(&tree, created);
+    let contents = sbom::contents(&tree, base_tree.as_ref(), created);
 
     progress("writing layer");
     let started = std::time::Instant::now();

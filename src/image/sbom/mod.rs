@@ -1,17 +1,18 @@
 //! SPDX 2.3 SBOMs as apko writes them: `sbom-<apkarch>.spdx.json` for each image and
 //! `sbom-index.spdx.json` for the index.
 //!
-//! Behaviour followed: apko v0.13.x (the version whose output is the `base_image` golden
-//! SBOMs), field for field: document name `sbom-<first layer digest>` (`sbom-<index digest>`),
-//! namespace `https://spdx.org/spdxdocs/apko/`, license list 3.16; the image package CONTAINS
-//! each layer package (version = the OS's `VERSION_ID`), the layer apko wrote CONTAINS each
-//! installed package, the index package is VARIANT_OF each image. A package that ships its own
-//! SBOM (melange's `/var/lib/db/sbom/<name>-<version>.spdx.json`) is described by that SBOM's
-//! package, copied as it is with its files left out (`hasFiles: []`, no file relationships),
-//! which keeps its `packageVerificationCode`; any other package gets apko's own description
-//! from the installed database (SHA-1 of its control section, `pkg:apk/<os-id>/…` purl).
-//! Two choices of later apko versions: a supplier whose OS name is unknown is `NOASSERTION`
-//! (the index's, which has no OS), and packages are de-duplicated by SPDX ID.
+//! Behaviour followed: apko v1.2.39 (`pkg/sbom/generator/spdx`), field for field: document
+//! name `sbom-<first layer digest>` (`sbom-<index digest>`), namespace
+//! `https://spdx.org/spdxdocs/apko/`, license list 3.27, no `files` key. The image package
+//! (`SPDXRef-Package-Image-sha256-…`) CONTAINS each layer package
+//! (`SPDXRef-Package-ImageLayer-sha256-…`, purpose `CONTAINER`, version = the OS's
+//! `VERSION_ID`); then comes an `OPERATING_SYSTEM` package from `/etc/os-release`. Only the
+//! installed packages that ship their own SBOM (melange's
+//! `/var/lib/db/sbom/<name>-<version>.spdx.json`) are described, by the packages of that SBOM
+//! (files left out, `filesAnalyzed: false`, no verification code, a missing originator or
+//! supplier filled in), each one it describes CONTAINed by the image; on a base image only the
+//! packages installed on top of it. The index package (supplier `Chainguard, Inc.`) is
+//! VARIANT_OF each image and, with a `vcs-url`, GENERATED_FROM its source package.
 
 mod spdx;
 
@@ -22,7 +23,6 @@ use crate::apk::index::Index as ApkIndex;
 use crate::apk::install;
 use crate::fs::{Kind, Tree};
 use crate::registry::reference::Reference;
-use base64::Engine;
 use spdx::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -31,9 +31,11 @@ use std::sync::Arc;
 const NOASSERTION: &str = "NOASSERTION";
 const PACKAGE_MANAGER: &str = "PACKAGE-MANAGER";
 const NAMESPACE: &str = "https://spdx.org/spdxdocs/apko/";
-const LICENSE_LIST_VERSION: &str = "3.16";
+const LICENSE_LIST_VERSION: &str = "3.27";
 /// Where melange puts a package's own SBOM.
 const APK_SBOM_DIR: &str = "var/lib/db/sbom";
+/// The OS name apko gives the index SBOM (its suppliers).
+const INDEX_OS_NAME: &str = "Chainguard, Inc.";
 
 /// The one SBOM format apko (and this builder) writes.
 pub const FORMAT_SPDX: &str = "spdx";
@@ -85,19 +87,12 @@ impl OsInfo {
     }
 }
 
-/// One installed package, from the image's installed database.
+/// One installed package that ships its own SBOM.
 #[derive(Debug, Clone)]
 pub struct InstalledPackage {
     name: String,
-    version: String,
-    license: String,
-    description: String,
-    url: String,
-    maintainer: String,
-    /// `Q1…` (base64 SHA-1 of the control section).
-    checksum: String,
-    /// The package's own SBOM, when it installed one.
-    own_sbom: Option<Arc<[u8]>>,
+    /// The package's own SBOM.
+    own_sbom: Arc<[u8]>,
 }
 
 /// What an image's SBOM says about its contents, read from its final filesystem.
@@ -105,51 +100,57 @@ pub struct InstalledPackage {
 pub struct Contents {
     /// The OS release.
     pub os: OsInfo,
-    /// Installed packages, in database order.
+    /// The installed packages that ship their own SBOM, in database order.
     pub packages: Vec<InstalledPackage>,
     /// The image's date (seconds since the epoch).
     pub created: u64,
 }
 
 fn file<'a>(tree: &'a Tree, path: &str) -> Option<&'a Arc<[u8]>> {
-    match tree.get(path).map(|e| &e.kind) {
+    match tree.get(&tree.resolve(path)).map(|e| &e.kind) {
         Some(Kind::File(data)) => Some(data),
         _ => None,
     }
 }
 
-/// Reads the OS release, the installed packages and their own SBOMs from `tree`.
-pub fn contents(tree: &Tree, created: u64) -> Contents {
-    let os = ["etc/os-release", "usr/lib/os-release"]
-        .iter()
-        .find_map(|p| file(tree, p))
-        .map_or_else(OsInfo::unknown, |d| {
-            OsInfo::parse(&String::from_utf8_lossy(d))
-        });
+/// `(name, version)` of each record of `tree`'s installed database, in its order.
+fn installed(tree: &Tree) -> Vec<(String, String)> {
     let db = install::installed_db(tree).unwrap_or_default();
-    let packages = match ApkIndex::parse(db) {
+    match ApkIndex::parse(db) {
         Ok(index) => index
             .packages()
             .map(|p| {
                 let p = p.to_package();
-                let own_sbom = own_sbom(tree, &p.name, &p.version);
-                InstalledPackage {
-                    name: p.name,
-                    version: p.version,
-                    license: p.license,
-                    description: p.description,
-                    url: p.url,
-                    maintainer: p.maintainer,
-                    checksum: p.checksum,
-                    own_sbom,
-                }
+                (p.name, p.version)
             })
             .collect(),
         Err(e) => {
             tracing::warn!("the installed database cannot be read for the SBOM: {e}");
             Vec::new()
         }
-    };
+    }
+}
+
+/// Reads the OS release (`/etc/os-release`, as apko: no other path) and the installed packages
+/// with their own SBOMs from `tree`; on a base image (`base`, its tree) only the packages
+/// installed on top of it, as apko's database holds only those.
+pub fn contents(tree: &Tree, base: Option<&Tree>, created: u64) -> Contents {
+    let os = file(tree, "etc/os-release").map_or_else(OsInfo::unknown, |d| {
+        OsInfo::parse(&String::from_utf8_lossy(d))
+    });
+    let old: HashSet<(String, String)> = base
+        .map(installed)
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let packages = installed(tree)
+        .into_iter()
+        .filter(|p| !old.contains(p))
+        .filter_map(|(name, version)| {
+            let own_sbom = own_sbom(tree, &name, &version)?;
+            Some(InstalledPackage { name, own_sbom })
+        })
+        .collect();
     Contents {
         os,
         packages,
@@ -172,14 +173,15 @@ fn own_sbom(tree: &Tree, name: &str, version: &str) -> Option<Arc<[u8]>> {
     .find_map(|p| file(tree, p).cloned())
 }
 
-/// The `sbom-<apkarch>.spdx.json` document of `image`, whose filesystem `contents` describes.
-pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Vec<u8> {
+/// The `sbom-<apkarch>.spdx.json` document of `image`, whose filesystem `contents` describes;
+/// an error (apko's) when a package's own SBOM relates to an element it does not hold.
+pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Result<Vec<u8>, String> {
     let os = &contents.os;
     let (architecture, _) = image.arch.oci_platform();
     let supplier = supplier(&os.name);
     let digest = &image.descriptor.digest;
     let image_pkg = Package {
-        id: format!("SPDXRef-Package-{}", identifier(digest)),
+        id: identifier(&format!("SPDXRef-Package-Image-{digest}")),
         name: digest.clone(),
         version: digest.clone(),
         description: "apko container image".into(),
@@ -202,16 +204,16 @@ pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Vec<u8>
     };
     let mut relationships = Vec::new();
     let mut packages = vec![image_pkg.clone()];
-    let mut top_layer = String::new();
     for l in &image.layers {
         let d = &l.descriptor;
         let layer_pkg = Package {
-            id: format!("SPDXRef-Package-{}", identifier(&d.digest)),
+            id: format!("SPDXRef-Package-ImageLayer-{}", identifier(&d.digest)),
             name: d.digest.clone(),
             version: os.version.clone(),
             description: "apko operating system layer".into(),
             download_location: NOASSERTION.into(),
             supplier: supplier.clone(),
+            primary_purpose: "CONTAINER".into(),
             external_refs: purl_ref(purl(
                 "oci",
                 "",
@@ -226,20 +228,42 @@ pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Vec<u8>
             ..Package::default()
         };
         relationships.push(Relationship::new(&image_pkg.id, "CONTAINS", &layer_pkg.id));
-        top_layer = layer_pkg.id.clone();
         packages.push(layer_pkg);
     }
-    let apk_arch = image.arch.to_apk();
+    packages.push(Package {
+        id: format!("SPDXRef-OperatingSystem-{}", identifier(&os.id)),
+        name: os.id.clone(),
+        version: os.version.clone(),
+        supplier: supplier.clone(),
+        description: "Operating System".into(),
+        download_location: NOASSERTION.into(),
+        primary_purpose: "OPERATING_SYSTEM".into(),
+        ..Package::default()
+    });
+    let mut licensing_infos: Vec<LicensingInfo> = Vec::new();
     for p in &contents.packages {
-        let copied = p
-            .own_sbom
-            .as_deref()
-            .and_then(|data| from_own_sbom(data, p, &top_layer, &mut packages, &mut relationships));
-        if copied.is_none() {
-            let pkg = apk_package(p, os, &supplier, apk_arch, &top_layer);
-            relationships.push(Relationship::new(&top_layer, "CONTAINS", &pkg.id));
-            packages.push(pkg);
-        }
+        let own: OwnSbom = match serde_json::from_slice(&p.own_sbom) {
+            Ok(d) => d,
+            Err(e) => {
+                // apko ignores an SBOM it cannot parse
+                tracing::debug!("{}'s own SBOM is unreadable: {e}", p.name);
+                continue;
+            }
+        };
+        copy_own_sbom(
+            own,
+            &supplier,
+            &image_pkg.id,
+            &mut packages,
+            &mut relationships,
+            &mut licensing_infos,
+        )
+        .map_err(|e| {
+            format!(
+                "generating spdx sbom: parsing internal apk SBOM of {}: copying element: {e}",
+                p.name
+            )
+        })?;
     }
     let mut seen = HashSet::new();
     packages.retain(|p| seen.insert(p.id.clone()));
@@ -248,7 +272,7 @@ pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Vec<u8>
         .first()
         .map(|l| format!("sbom-{}", l.descriptor.digest))
         .unwrap_or_else(|| "sbom".into());
-    to_json(&Document {
+    Ok(to_json(&Document {
         id: "SPDXRef-DOCUMENT".into(),
         name: first_layer,
         spdx_version: "SPDX-2.3",
@@ -256,112 +280,62 @@ pub fn image_document(image: &Image, contents: &Contents, name: &str) -> Vec<u8>
         data_license: "CC0-1.0",
         document_namespace: NAMESPACE,
         document_describes: vec![image_pkg.id],
-        files: Some(Vec::new()),
         packages,
         relationships,
-    })
+        licensing_infos,
+    }))
 }
 
-/// apko's description of a package that brings no SBOM of its own.
-fn apk_package(
-    p: &InstalledPackage,
-    os: &OsInfo,
+/// Copies what a package's own SBOM describes (its `documentDescribes` and the targets of its
+/// `SPDXRef-DOCUMENT DESCRIBES` relationships), and everything those relate to but files,
+/// then relates the image to each described package, as apko's `ProcessInternalApkSBOM`.
+fn copy_own_sbom(
+    mut own: OwnSbom,
     supplier: &str,
-    apk_arch: &str,
-    layer_id: &str,
-) -> Package {
-    let sha1 = p
-        .checksum
-        .strip_prefix("Q1")
-        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
-        .map(hex::encode);
-    Package {
-        id: identifier(&format!(
-            "SPDXRef-Package-{layer_id}-{}-{}",
-            p.name, p.version
-        )),
-        name: p.name.clone(),
-        version: p.version.clone(),
-        license_concluded: p.license.clone(),
-        description: p.description.clone(),
-        download_location: if p.url.is_empty() {
-            NOASSERTION.into()
-        } else {
-            p.url.clone()
-        },
-        originator: if p.maintainer.is_empty() {
-            String::new()
-        } else {
-            format!("Person: {}", p.maintainer)
-        },
-        supplier: supplier.into(),
-        source_info: "Package info from apk database".into(),
-        checksums: sha1
-            .map(|value| {
-                vec![Checksum {
-                    algorithm: "SHA1".into(),
-                    value,
-                }]
-            })
-            .unwrap_or_default(),
-        external_refs: purl_ref(purl(
-            "apk",
-            &os.id,
-            &p.name,
-            &p.version,
-            &[("arch", apk_arch)],
-        )),
-        ..Package::default()
-    }
-}
-
-/// Copies the packages `p`'s own SBOM describes (and what they relate to, files left out)
-/// under the layer; `None` when that SBOM is unreadable or describes no package named `p`.
-fn from_own_sbom(
-    data: &[u8],
-    p: &InstalledPackage,
-    layer_id: &str,
+    root: &str,
     packages: &mut Vec<Package>,
     relationships: &mut Vec<Relationship>,
-) -> Option<()> {
-    let own: OwnSbom = match serde_json::from_slice(data) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::debug!("{}'s own SBOM is unreadable: {e}", p.name);
-            return None;
+    licensing_infos: &mut Vec<LicensingInfo>,
+) -> Result<(), String> {
+    // apko's fix-ups: files are stripped, so nothing was analysed; checkers want a supplier
+    for q in &mut own.packages {
+        if q.originator.is_empty() {
+            q.originator = supplier.to_string();
         }
-    };
-    let described: Vec<&str> = own
-        .packages
-        .iter()
-        .filter(|q| q.name == p.name && own.document_describes.contains(&q.id))
-        .map(|q| q.id.as_str())
-        .collect();
-    if described.is_empty() {
-        return None;
+        if q.supplier.is_empty() {
+            q.supplier = q.originator.clone();
+        }
+        q.files_analyzed = false;
+    }
+    let mut described: HashSet<&str> = own.document_describes.iter().map(String::as_str).collect();
+    for r in &own.relationships {
+        if r.element == "SPDXRef-DOCUMENT" && r.kind == "DESCRIBES" {
+            described.insert(&r.related);
+        }
+    }
+    let mut targets: Vec<String> = Vec::new();
+    for q in &own.packages {
+        if described.contains(q.id.as_str()) && !targets.contains(&q.id) {
+            targets.push(q.id.clone());
+        }
     }
     let is_file = |id: &str| id.starts_with("SPDXRef-File-");
-    let mut todo: Vec<String> = described.iter().map(|s| s.to_string()).collect();
+    let mut todo: HashSet<String> = targets.iter().cloned().collect();
     loop {
         let before = todo.len();
         for r in &own.relationships {
-            if !is_file(&r.related) && todo.contains(&r.element) && !todo.contains(&r.related) {
-                todo.push(r.related.clone());
+            if !is_file(&r.related) && todo.contains(&r.element) {
+                todo.insert(r.related.clone());
             }
         }
         if todo.len() == before {
             break;
         }
     }
-    for id in &described {
-        relationships.push(Relationship::new(layer_id, "CONTAINS", id));
-    }
+    let mut done = HashSet::new();
     for q in own.packages.iter().filter(|q| todo.contains(&q.id)) {
-        let mut q = q.clone();
-        if q.has_files.is_some() {
-            q.has_files = Some(Vec::new());
-        }
-        packages.push(q);
+        packages.push(q.clone());
+        done.insert(q.id.clone());
     }
     relationships.extend(
         own.relationships
@@ -369,26 +343,101 @@ fn from_own_sbom(
             .filter(|r| todo.contains(&r.element) && !is_file(&r.related))
             .cloned(),
     );
-    Some(())
+    let mut missing: Vec<&String> = todo.iter().filter(|id| !done.contains(*id)).collect();
+    if !missing.is_empty() {
+        missing.sort();
+        return Err(format!(
+            "unable to find {} elements in source document: {missing:?}",
+            missing.len()
+        ));
+    }
+    for info in own.licensing_infos {
+        if !licensing_infos
+            .iter()
+            .any(|i| i.license_id == info.license_id)
+        {
+            licensing_infos.push(info);
+        }
+    }
+    for id in &targets {
+        relationships.push(Relationship::new(root, "CONTAINS", id));
+    }
+    Ok(())
+}
+
+/// The source package of a `vcs-url` (`URL@REVISION`) and its ID, as apko's
+/// `addSourcePackage`.
+fn source_package(vcs_url: &str, supplier: &str) -> Package {
+    let (mut package_name, version, checksums) = match vcs_url.split_once('@') {
+        Some((url, rev)) => (
+            url,
+            rev.to_string(),
+            vec![Checksum {
+                algorithm: "SHA1".into(),
+                value: rev.into(),
+            }],
+        ),
+        None => (vcs_url, String::new(), Vec::new()),
+    };
+    for scheme in ["git+ssh://", "git://", "https://"] {
+        package_name = package_name.strip_prefix(scheme).unwrap_or(package_name);
+    }
+    let external_refs = match package_name
+        .strip_prefix("github.com/")
+        .and_then(|slug| slug.split_once('/'))
+    {
+        Some((org, repo)) => purl_ref(purl(
+            "github",
+            org,
+            repo.strip_suffix(".git").unwrap_or(repo),
+            &version,
+            &[],
+        )),
+        None => Vec::new(),
+    };
+    Package {
+        id: format!("SPDXRef-Package-{}", identifier(vcs_url)),
+        name: package_name.into(),
+        version,
+        supplier: supplier.into(),
+        primary_purpose: "SOURCE".into(),
+        description: "Image configuration source".into(),
+        download_location: if vcs_url.is_empty() {
+            NOASSERTION.into()
+        } else {
+            vcs_url.into()
+        },
+        checksums,
+        external_refs,
+        ..Package::default()
+    }
 }
 
 /// The `sbom-index.spdx.json` document of the index whose bytes are `index_json`.
-pub fn index_document(images: &[Image], index_json: &[u8], name: &str, created: u64) -> Vec<u8> {
+pub fn index_document(
+    images: &[Image],
+    index_json: &[u8],
+    name: &str,
+    created: u64,
+    vcs_url: &str,
+) -> Vec<u8> {
     let digest = layer::sha256(index_json);
+    let supplier = supplier(INDEX_OS_NAME);
+    let index_name = if name == "image" { "index" } else { name };
     let index_pkg = Package {
         id: format!("SPDXRef-Package-{}", identifier(&digest)),
         name: digest.clone(),
         version: digest.clone(),
         description: "Multi-arch image index".into(),
         download_location: NOASSERTION.into(),
-        supplier: NOASSERTION.into(),
+        supplier: supplier.clone(),
         source_info: "Generated at image build time by apko".into(),
         primary_purpose: "CONTAINER".into(),
         checksums: sha256_checksum(&digest),
         external_refs: purl_ref(purl(
             "oci",
             "",
-            name,
+            index_name,
             &digest,
             &[("mediaType", oci::INDEX_MEDIA_TYPE)],
         )),
@@ -407,7 +456,7 @@ pub fn index_document(images: &[Image], index_json: &[u8], name: &str, created: 
             name: d.clone(),
             version: d.clone(),
             download_location: NOASSERTION.into(),
-            supplier: NOASSERTION.into(),
+            supplier: supplier.clone(),
             primary_purpose: "CONTAINER".into(),
             checksums: sha256_checksum(d),
             external_refs: purl_ref(purl(
@@ -426,6 +475,15 @@ pub fn index_document(images: &[Image], index_json: &[u8], name: &str, created: 
         relationships.push(Relationship::new(&index_pkg.id, "VARIANT_OF", &pkg.id));
         packages.push(pkg);
     }
+    if !vcs_url.is_empty() {
+        let source = source_package(vcs_url, &supplier);
+        relationships.push(Relationship::new(
+            &index_pkg.id,
+            "GENERATED_FROM",
+            &source.id,
+        ));
+        packages.push(source);
+    }
     to_json(&Document {
         id: "SPDXRef-DOCUMENT".into(),
         name: format!("sbom-{digest}"),
@@ -434,9 +492,9 @@ pub fn index_document(images: &[Image], index_json: &[u8], name: &str, created: 
         data_license: "CC0-1.0",
         document_namespace: NAMESPACE,
         document_describes: vec![index_pkg.id],
-        files: None,
         packages,
         relationships,
+        licensing_infos: Vec::new(),
     })
 }
 
@@ -465,21 +523,19 @@ pub fn write_all(
     index_json: &[u8],
     index_created: u64,
     reference: &Reference,
+    vcs_url: &str,
 ) -> std::io::Result<Vec<PathBuf>> {
     let name = purl_name(reference);
-    let mut docs: Vec<(PathBuf, Vec<u8>)> = images
-        .iter()
-        .zip(contents)
-        .map(|(image, c)| {
-            (
-                dir.join(format!("sbom-{}.spdx.json", image.arch.to_apk())),
-                image_document(image, c, &name),
-            )
-        })
-        .collect();
+    let mut docs: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for (image, c) in images.iter().zip(contents) {
+        docs.push((
+            dir.join(format!("sbom-{}.spdx.json", image.arch.to_apk())),
+            image_document(image, c, &name).map_err(std::io::Error::other)?,
+        ));
+    }
     docs.push((
         dir.join("sbom-index.spdx.json"),
-        index_document(images, index_json, &name, index_created),
+        index_document(images, index_json, &name, index_created, vcs_url),
     ));
     let mut written = Vec::new();
     for (path, data) in docs {
@@ -509,7 +565,7 @@ mod tests {
                     ("arch", "amd64")
                 ]
             ),
-            "pkg:oci/golden@sha256%3Aab?arch=amd64&mediaType=application%2Fvnd.oci.image.manifest.v1%2Bjson&os=linux"
+            "pkg:oci/golden@sha256:ab?arch=amd64&mediaType=application%2Fvnd.oci.image.manifest.v1%2Bjson&os=linux"
         );
         assert_eq!(
             purl(
@@ -520,6 +576,171 @@ mod tests {
                 &[("arch", "x86_64")]
             ),
             "pkg:apk/wolfi/ca-certificates-bundle@2024.2-r0?arch=x86_64"
+        );
+    }
+
+    #[test]
+    fn purls_keep_colons_and_escape_what_packageurl_go_escapes() {
+        assert_eq!(
+            purl("github", "org/", "a+b@c/d", "v1:2", &[("k", "a b&c")]),
+            "pkg:github/org/a%2Bb%40c%2Fd@v1:2?k=a+b%26c"
+        );
+        assert_eq!(purl("github", "", "x", "", &[]), "pkg:github/x");
+    }
+
+    #[test]
+    fn a_packages_own_sbom_is_copied_as_apko_1_2_39_copies_it() {
+        let own: OwnSbom = serde_json::from_value(serde_json::json!({
+            "documentDescribes": ["SPDXRef-Package-a"],
+            "packages": [
+                {"SPDXID": "SPDXRef-Package-a", "name": "a", "filesAnalyzed": true,
+                 "hasFiles": ["SPDXRef-File-x"], "licenseInfoFromFiles": ["MIT"],
+                 "packageVerificationCode": {"packageVerificationCodeValue": "ab"},
+                 "downloadLocation": "NOASSERTION"},
+                {"SPDXID": "SPDXRef-Package-b", "name": "b", "originator": "Person: B"},
+                {"SPDXID": "SPDXRef-Package-c", "name": "c", "supplier": "Organization: C"},
+                {"SPDXID": "SPDXRef-Package-unrelated", "name": "u"}
+            ],
+            "relationships": [
+                {"spdxElementId": "SPDXRef-DOCUMENT", "relationshipType": "DESCRIBES",
+                 "relatedSpdxElement": "SPDXRef-Package-c"},
+                {"spdxElementId": "SPDXRef-Package-a", "relationshipType": "CONTAINS",
+                 "relatedSpdxElement": "SPDXRef-File-x"},
+                {"spdxElementId": "SPDXRef-Package-a", "relationshipType": "DESCRIBED_BY",
+                 "relatedSpdxElement": "SPDXRef-Package-b"}
+            ],
+            "hasExtractedLicensingInfos": [
+                {"licenseId": "LicenseRef-x", "extractedText": "x"},
+                {"licenseId": "LicenseRef-known", "extractedText": "other"}
+            ]
+        }))
+        .unwrap();
+        let (mut packages, mut relationships) = (Vec::new(), Vec::new());
+        let mut infos = vec![LicensingInfo {
+            license_id: "LicenseRef-known".into(),
+            extracted_text: "known".into(),
+        }];
+        copy_own_sbom(
+            own,
+            "Organization: OS",
+            "IMG",
+            &mut packages,
+            &mut relationships,
+            &mut infos,
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(to_json(&packages)).unwrap(),
+            r#"[
+  {
+    "SPDXID": "SPDXRef-Package-a",
+    "name": "a",
+    "filesAnalyzed": false,
+    "downloadLocation": "NOASSERTION",
+    "originator": "Organization: OS",
+    "supplier": "Organization: OS"
+  },
+  {
+    "SPDXID": "SPDXRef-Package-b",
+    "name": "b",
+    "filesAnalyzed": false,
+    "downloadLocation": "",
+    "originator": "Person: B",
+    "supplier": "Person: B"
+  },
+  {
+    "SPDXID": "SPDXRef-Package-c",
+    "name": "c",
+    "filesAnalyzed": false,
+    "downloadLocation": "",
+    "originator": "Organization: OS",
+    "supplier": "Organization: C"
+  }
+]
+"#
+        );
+        let rel: Vec<String> = relationships
+            .iter()
+            .map(|r| format!("{} {} {}", r.element, r.kind, r.related))
+            .collect();
+        assert_eq!(
+            rel,
+            [
+                "SPDXRef-Package-a DESCRIBED_BY SPDXRef-Package-b",
+                "IMG CONTAINS SPDXRef-Package-a",
+                "IMG CONTAINS SPDXRef-Package-c"
+            ]
+        );
+        let ids: Vec<(&str, &str)> = infos
+            .iter()
+            .map(|i| (i.license_id.as_str(), i.extracted_text.as_str()))
+            .collect();
+        assert_eq!(ids, [("LicenseRef-known", "known"), ("LicenseRef-x", "x")]);
+
+        // an element it relates to but does not hold: apko's error
+        let own: OwnSbom = serde_json::from_value(serde_json::json!({
+            "documentDescribes": ["SPDXRef-Package-a"],
+            "packages": [{"SPDXID": "SPDXRef-Package-a", "name": "a"}],
+            "relationships": [{"spdxElementId": "SPDXRef-Package-a",
+                "relationshipType": "DEPENDS_ON", "relatedSpdxElement": "SPDXRef-Package-gone"}]
+        }))
+        .unwrap();
+        assert_eq!(
+            copy_own_sbom(
+                own,
+                "",
+                "IMG",
+                &mut Vec::new(),
+                &mut Vec::new(),
+                &mut Vec::new()
+            )
+            .unwrap_err(),
+            "unable to find 1 elements in source document: [\"SPDXRef-Package-gone\"]"
+        );
+    }
+
+    #[test]
+    fn the_vcs_source_package_is_apkos() {
+        let p = source_package(
+            "https://github.com/chainguard-dev/apko.git@0123abc",
+            "Organization: Chainguard, Inc.",
+        );
+        assert_eq!(
+            String::from_utf8(to_json(&p)).unwrap(),
+            r#"{
+  "SPDXID": "SPDXRef-Package-https-C47C47github.comC47chainguard-devC47apko.gitC640123abc",
+  "name": "github.com/chainguard-dev/apko.git",
+  "versionInfo": "0123abc",
+  "filesAnalyzed": false,
+  "description": "Image configuration source",
+  "downloadLocation": "https://github.com/chainguard-dev/apko.git@0123abc",
+  "supplier": "Organization: Chainguard, Inc.",
+  "primaryPackagePurpose": "SOURCE",
+  "checksums": [
+    {
+      "algorithm": "SHA1",
+      "checksumValue": "0123abc"
+    }
+  ],
+  "externalRefs": [
+    {
+      "referenceCategory": "PACKAGE-MANAGER",
+      "referenceLocator": "pkg:github/chainguard-dev/apko@0123abc",
+      "referenceType": "purl"
+    }
+  ]
+}
+"#
+        );
+        let p = source_package("git://example.invalid/x", "S");
+        assert_eq!(
+            (
+                p.name.as_str(),
+                p.version.as_str(),
+                p.checksums.len(),
+                p.external_refs.len()
+            ),
+            ("example.invalid/x", "", 0, 0)
         );
     }
 

@@ -17,10 +17,21 @@ pub(super) struct Document {
     pub(super) data_license: &'static str,
     pub(super) document_namespace: &'static str,
     pub(super) document_describes: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) files: Option<Vec<serde_json::Value>>,
     pub(super) packages: Vec<Package>,
     pub(super) relationships: Vec<Relationship>,
+    #[serde(
+        rename = "hasExtractedLicensingInfos",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub(super) licensing_infos: Vec<LicensingInfo>,
+}
+
+/// An extracted license (`hasExtractedLicensingInfos`), merged from packages' own SBOMs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct LicensingInfo {
+    pub(super) license_id: String,
+    pub(super) extracted_text: String,
 }
 
 #[derive(Serialize)]
@@ -31,7 +42,8 @@ pub(super) struct CreationInfo {
     pub(super) license_list_version: &'static str,
 }
 
-/// An SPDX package with apko's fields, in apko's order (also read from packages' own SBOMs).
+/// An SPDX package with apko's fields, in apko's order (also read from packages' own SBOMs,
+/// whose other fields apko drops: `hasFiles`, `licenseInfoFromFiles`, the verification code).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(super) struct Package {
@@ -41,17 +53,12 @@ pub(super) struct Package {
     #[serde(rename = "versionInfo", skip_serializing_if = "String::is_empty")]
     pub(super) version: String,
     pub(super) files_analyzed: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) has_files: Option<Vec<String>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub(super) license_info_from_files: Vec<String>,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) license_concluded: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) license_declared: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) description: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) download_location: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) originator: String,
@@ -61,6 +68,8 @@ pub(super) struct Package {
     pub(super) source_info: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub(super) copyright_text: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub(super) attribution_text: String,
     #[serde(
         rename = "primaryPackagePurpose",
         skip_serializing_if = "String::is_empty"
@@ -70,26 +79,6 @@ pub(super) struct Package {
     pub(super) checksums: Vec<Checksum>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) external_refs: Vec<ExternalRef>,
-    #[serde(
-        rename = "packageVerificationCode",
-        skip_serializing_if = "Option::is_none"
-    )]
-    pub(super) verification_code: Option<VerificationCode>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub(super) struct VerificationCode {
-    #[serde(
-        rename = "packageVerificationCodeValue",
-        skip_serializing_if = "String::is_empty"
-    )]
-    pub(super) value: String,
-    #[serde(
-        rename = "packageVerificationCodeExcludedFiles",
-        skip_serializing_if = "Vec::is_empty"
-    )]
-    pub(super) excluded_files: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -139,6 +128,8 @@ pub(super) struct OwnSbom {
     pub(super) document_describes: Vec<String>,
     pub(super) packages: Vec<Package>,
     pub(super) relationships: Vec<Relationship>,
+    #[serde(rename = "hasExtractedLicensingInfos")]
+    pub(super) licensing_infos: Vec<LicensingInfo>,
 }
 
 /// apko's SPDX identifier: `:` → `-`, then each byte outside `[A-Za-z0-9.-]` → `C<byte>`.
@@ -154,17 +145,44 @@ pub(super) fn identifier(text: &str) -> String {
     out
 }
 
-/// A purl component: everything but `[A-Za-z0-9._~-]` percent-encoded (`:` → `%3A`).
-pub(super) fn purl_escape(text: &str) -> String {
+/// A qualifier value as Go's `url.QueryEscape`: everything but `[A-Za-z0-9._~-]`
+/// percent-encoded, a space as `+`.
+pub(super) fn query_escape(text: &str) -> String {
     const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
         .remove(b'-')
         .remove(b'.')
         .remove(b'_')
         .remove(b'~');
+    percent_encoding::utf8_percent_encode(text, SET)
+        .to_string()
+        .replace("%20", "+")
+}
+
+/// A purl path segment as packageurl-go 0.1.6 writes it: unreserved characters, the
+/// sub-delimiters but `+`, and `:` as they are; everything else (`@ + / ? #` …) percent-encoded.
+pub(super) fn purl_escape(text: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~')
+        .remove(b'!')
+        .remove(b'$')
+        .remove(b'&')
+        .remove(b'\'')
+        .remove(b'(')
+        .remove(b')')
+        .remove(b'*')
+        .remove(b',')
+        .remove(b';')
+        .remove(b'=')
+        .remove(b':');
     percent_encoding::utf8_percent_encode(text, SET).to_string()
 }
 
-/// `pkg:TYPE/[NAMESPACE/]NAME@VERSION?k=v&…` with qualifiers sorted and query-escaped.
+/// `pkg:TYPE[/NAMESPACE…]/NAME[@VERSION][?k=v&…]`: namespace segments (empty ones dropped),
+/// name and version path-escaped, qualifiers sorted and query-escaped (apko's own
+/// `PurlQualifiers.String`), those with an empty value left out.
 pub(super) fn purl(
     kind: &str,
     namespace: &str,
@@ -172,21 +190,24 @@ pub(super) fn purl(
     version: &str,
     qualifiers: &[(&str, &str)],
 ) -> String {
-    let mut s = format!("pkg:{kind}/");
-    if !namespace.is_empty() {
-        s.push_str(&purl_escape(namespace));
+    let mut s = format!("pkg:{kind}");
+    for segment in namespace.split('/').filter(|s| !s.is_empty()) {
         s.push('/');
+        s.push_str(&purl_escape(segment));
     }
+    s.push('/');
     s.push_str(&purl_escape(name));
-    s.push('@');
-    s.push_str(&purl_escape(version));
+    if !version.is_empty() {
+        s.push('@');
+        s.push_str(&purl_escape(version));
+    }
     let mut q: Vec<&(&str, &str)> = qualifiers.iter().filter(|(_, v)| !v.is_empty()).collect();
     q.sort();
     if !q.is_empty() {
         s.push('?');
         let parts: Vec<String> = q
             .iter()
-            .map(|(k, v)| format!("{k}={}", purl_escape(v).replace("%20", "+")))
+            .map(|(k, v)| format!("{k}={}", query_escape(v)))
             .collect();
         s.push_str(&parts.join("&"));
     }
