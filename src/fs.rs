@@ -24,6 +24,21 @@ pub enum Kind {
     Fifo,
 }
 
+impl Kind {
+    /// What it is, for messages: "a regular file", "a directory", ….
+    pub fn describe(&self) -> &'static str {
+        match self {
+            Kind::Dir => "a directory",
+            Kind::File(_) => "a regular file",
+            Kind::Symlink(_) => "a symlink",
+            Kind::Hardlink(_) => "a hard link",
+            Kind::CharDevice(..) => "a character device",
+            Kind::BlockDevice(..) => "a block device",
+            Kind::Fifo => "a named pipe",
+        }
+    }
+}
+
 /// One path of the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
@@ -166,6 +181,25 @@ impl Tree {
         self.entries.iter().map(|(k, v)| (k.as_str(), v))
     }
 
+    /// The first of `path`'s parents (not `path` itself) that exists and is not a directory:
+    /// [`Tree::insert`] would put `path` under it, which no unpacker can reproduce. Symlinks
+    /// among the parents are not followed (pass [`Tree::resolve_parents`]'s result).
+    pub fn non_dir_parent(&self, path: &str) -> Option<(String, &Entry)> {
+        let path = normalize(path).ok()?;
+        let mut end = 0;
+        while let Some(i) = path[end..].find('/') {
+            end += i;
+            let parent = &path[..end];
+            match self.entries.get(parent) {
+                Some(e) if e.kind != Kind::Dir => return Some((parent.to_string(), e)),
+                Some(_) => {}
+                None => return None,
+            }
+            end += 1;
+        }
+        None
+    }
+
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -285,6 +319,14 @@ mod tests {
             t.insert("../etc", Entry::dir(0o755)),
             Err(BadPath("../etc".into()))
         );
+        assert_eq!(t.non_dir_parent("usr/bin/a/b/c"), None);
+        assert_eq!(t.non_dir_parent("usr/bin/hello"), None);
+        let (at, e) = t.non_dir_parent("/usr/bin/hello/x/y").unwrap();
+        assert_eq!(
+            (at.as_str(), e.kind.describe()),
+            ("usr/bin/hello", "a regular file")
+        );
+        assert_eq!(t.non_dir_parent("opt/x/y"), None);
         t.remove("usr");
         assert!(t.is_empty());
     }

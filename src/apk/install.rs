@@ -158,6 +158,8 @@ struct Owner {
 /// Installs verified packages into a tree, keeping apk's database in step.
 pub struct Installer {
     db: &'static str,
+    /// Keyed by where each path landed in the tree (symlinked parents followed), so a write
+    /// through a symlink meets the owner of the file it would overwrite.
     owners: HashMap<String, Owner>,
     installed: String,
     scripts: Vec<u8>,
@@ -187,7 +189,7 @@ impl Installer {
                 .collect();
             for (name, path) in db::owned_files(&installed) {
                 if let Some(owner) = by_name.get(name.as_str()) {
-                    owners.insert(path, owner.clone());
+                    owners.insert(tree.resolve_parents(&path), owner.clone());
                 }
             }
         }
@@ -217,6 +219,7 @@ impl Installer {
         };
         let mut files = Vec::new();
         apk.for_each_entry(|entry| self.add_entry(tree, &me, entry, &mut files))?;
+        let files: Vec<FileRecord> = files.into_iter().map(|(f, _)| f).collect();
         self.installed.push_str(&db::record(pkg, &files));
         for (mut header, data) in apk.scripts() {
             let orig = String::from_utf8_lossy(&header.path_bytes()).into_owned();
@@ -244,25 +247,41 @@ impl Installer {
         tree: &mut Tree,
         me: &Owner,
         entry: DataEntry,
-        files: &mut Vec<FileRecord>,
+        files: &mut Vec<(FileRecord, Option<String>)>,
     ) -> Result<(), ApkError> {
-        let bad = |e: crate::fs::BadPath| {
-            ApkError::Install(format!("package {}: {e}; refusing to install it", me.name))
+        let refuse = |why: String| {
+            ApkError::Install(format!(
+                "package {}: {why}; refusing to install it",
+                me.name
+            ))
         };
+        let bad = |e: crate::fs::BadPath| refuse(e.to_string());
         let rel = normalize(&entry.path).map_err(bad)?;
         if rel.is_empty() {
             return Ok(());
         }
         let is_dir = entry.kind == EntryKind::Dir;
-        files.push(FileRecord {
+        // Where opening the path inside the image would write: symlinked parents followed.
+        let path = tree.resolve_parents(&rel);
+        let via = if path == rel {
+            String::new()
+        } else {
+            format!(" (through a symlink, /{path})")
+        };
+        if let Some((parent, e)) = tree.non_dir_parent(&path) {
+            return Err(refuse(format!(
+                "cannot install /{rel}{via}: /{parent} is {}, not a directory",
+                e.kind.describe()
+            )));
+        }
+        let record = FileRecord {
             path: rel.clone(),
             dir: is_dir,
             mode: entry.mode,
             uid: entry.uid,
             gid: entry.gid,
             checksum: entry.checksum.clone(),
-        });
-        let path = tree.resolve_parents(&rel);
+        };
         if is_dir {
             match tree.get_mut(&path) {
                 Some(existing) if existing.kind == Kind::Dir => {
@@ -272,9 +291,16 @@ impl Installer {
                     existing.mtime = entry.mtime;
                     existing.xattrs = entry.xattrs;
                 }
-                // A symlink to a directory stays (usr-merged layouts).
+                // A symlink stays (usr-merged layouts); what is written through it is checked
+                // where it lands.
                 Some(existing) if matches!(existing.kind, Kind::Symlink(_)) => {}
-                _ => insert(
+                Some(existing) => {
+                    return Err(refuse(format!(
+                        "cannot install the directory /{rel}{via}: /{path} is {}",
+                        existing.kind.describe()
+                    )));
+                }
+                None => insert(
                     tree,
                     &path,
                     Entry {
@@ -287,39 +313,68 @@ impl Installer {
                     },
                 )?,
             }
+            files.push((record, None));
             return Ok(());
         }
-        if let Some(owner) = self.owners.get(&rel)
-            && owner.name != me.name
-        {
-            if owner.replaces.contains(&me.name) {
-                return Ok(()); // the installed package replaces this one: its file stays
-            }
-            let allowed = me.replaces.contains(&owner.name)
-                || (!owner.origin.is_empty() && owner.origin == me.origin);
-            if !allowed {
-                return Err(ApkError::Install(format!(
-                    "package {} would overwrite /{rel}, which package {} installed; one of them must declare `replaces` on the other",
-                    me.name, owner.name
-                )));
-            }
-        }
-        self.owners.insert(rel.clone(), me.clone());
         let kind = match entry.kind {
             EntryKind::File(data) => Kind::File(data.into()),
             EntryKind::Symlink(target) => Kind::Symlink(target),
             EntryKind::Hardlink(target) => {
                 let target = normalize(&target).map_err(bad)?;
-                Kind::Hardlink(tree.resolve_parents(&target))
+                let at = tree.resolve_parents(&target);
+                match tree.get(&at).map(|e| &e.kind) {
+                    None => {
+                        return Err(refuse(format!(
+                            "the hard link /{rel} points to /{target}, which does not exist"
+                        )));
+                    }
+                    Some(Kind::Dir) => {
+                        return Err(refuse(format!(
+                            "the hard link /{rel} points to /{target}, which is a directory"
+                        )));
+                    }
+                    Some(_) => Kind::Hardlink(at),
+                }
             }
             EntryKind::CharDevice(a, b) => Kind::CharDevice(a, b),
             EntryKind::BlockDevice(a, b) => Kind::BlockDevice(a, b),
             EntryKind::Fifo => Kind::Fifo,
             EntryKind::Dir => unreachable!("handled above"),
         };
+        let regular = matches!(kind, Kind::File(_)).then(|| path.clone());
+        if let Some(owner) = self.owners.get(&path)
+            && owner.name != me.name
+        {
+            // The same contents (a file's bytes, a link's target): the first one stays, as
+            // apk keeps it.
+            if tree.get(&path).is_some_and(|e| e.kind == kind) {
+                files.push((record, regular));
+                return Ok(());
+            }
+            if owner.replaces.contains(&me.name) {
+                // The installed package replaces this one: its file stays.
+                files.push((record, regular));
+                return Ok(());
+            }
+            let allowed = me.replaces.contains(&owner.name)
+                || (!owner.origin.is_empty() && owner.origin == me.origin);
+            if !allowed {
+                return Err(ApkError::Install(format!(
+                    "package {} would overwrite /{rel}{via}, which package {} installed; one of them must declare `replaces` on the other",
+                    me.name, owner.name
+                )));
+            }
+        }
         if tree.get(&path).is_some_and(|e| e.kind == Kind::Dir) {
+            if tree.children(&path).next().is_some() {
+                return Err(refuse(format!(
+                    "cannot install /{rel}{via}: /{path} is a directory that is not empty"
+                )));
+            }
             tree.remove(&path);
         }
+        self.owners.insert(path.clone(), me.clone());
+        files.push((record, regular));
         insert(
             tree,
             &path,

@@ -22,6 +22,8 @@ pub enum FileSpec {
     File(String, Vec<u8>, u32),
     /// A symlink: path, target.
     Symlink(String, String),
+    /// A hard link: path, target (a path of the package, without a leading `/`).
+    Hardlink(String, String),
 }
 
 /// What a package holds.
@@ -97,6 +99,12 @@ fn data_tar(spec: &PackageSpec) -> (Vec<u8>, u64) {
                     .expect("writing a tar to memory");
                 header.set_entry_type(tar::EntryType::Symlink);
                 header.set_mode(0o777);
+                header.set_size(0);
+                builder.append_link(&mut header, path, target)
+            }
+            FileSpec::Hardlink(path, target) => {
+                header.set_entry_type(tar::EntryType::Link);
+                header.set_mode(0o644);
                 header.set_size(0);
                 builder.append_link(&mut header, path, target)
             }
