@@ -4,7 +4,8 @@
 //! directory), a path under a regular file, a write through a symlink (the package's own or
 //! another's) into a file another package installed without `replaces`, a file over a
 //! directory that is not empty. What apk accepts still builds: the same contents twice, a
-//! `replaces`d file, a hard link to a file installed before it.
+//! `replaces`d file (listed under the replacing package only in the installed database), a hard
+//! link to a file installed before it.
 
 mod rootfs_common;
 
@@ -283,4 +284,26 @@ fn what_apk_accepts_still_builds() {
     // Hard links to files installed before them.
     assert_eq!(files["usr/lib/libfoo.so.1"], b"=> usr/lib/libfoo.so");
     assert_eq!(files["usr/lib/mine/own2"], b"=> usr/lib/mine/own");
+    // The replaced file is listed under the replacing package only; same contents, under
+    // the package that installed them first.
+    let db = String::from_utf8_lossy(&files["usr/lib/apk/db/installed"]).into_owned();
+    let record = |name: &str| {
+        db.split("\n\n")
+            .find(|r| r.contains(&format!("\nP:{name}\n")) || r.starts_with(&format!("P:{name}\n")))
+            .unwrap_or_else(|| panic!("{name} in {db}"))
+            .lines()
+            .filter(|l| l.starts_with("F:") || l.starts_with("R:"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    assert_eq!(
+        record("libfoo"),
+        "F:etc F:opt F:opt/data R:table F:usr F:usr/lib"
+    );
+    // (via/libfoo.so is under no directory replacer lists, so its record leaves it out.)
+    assert_eq!(record("replacer"), "F: R:via F:etc R:foo.conf");
+    assert_eq!(
+        record("same-contents"),
+        "F:usr F:usr/lib R:libfoo.so.1 F:usr/lib/mine R:own R:own2"
+    );
 }

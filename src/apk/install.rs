@@ -155,6 +155,14 @@ struct Owner {
     replaces: Vec<String>,
 }
 
+/// A package's database record, written once every package is in: a regular file another
+/// package overwrote later is listed under that package only, as go-apk lists it.
+struct Pending {
+    package: super::meta::Package,
+    /// Each path with, for a regular file, where it landed (the key of `owners`).
+    files: Vec<(FileRecord, Option<String>)>,
+}
+
 /// Installs verified packages into a tree, keeping apk's database in step.
 pub struct Installer {
     db: &'static str,
@@ -162,6 +170,7 @@ pub struct Installer {
     /// through a symlink meets the owner of the file it would overwrite.
     owners: HashMap<String, Owner>,
     installed: String,
+    pending: Vec<Pending>,
     scripts: Vec<u8>,
     triggers: String,
     build_time: u64,
@@ -201,6 +210,7 @@ impl Installer {
             db,
             owners,
             installed,
+            pending: Vec::new(),
             scripts,
             triggers: file_text(tree, &format!("{db}/triggers"))
                 .map(|t| String::from_utf8_lossy(&t).into_owned())
@@ -219,8 +229,10 @@ impl Installer {
         };
         let mut files = Vec::new();
         apk.for_each_entry(|entry| self.add_entry(tree, &me, entry, &mut files))?;
-        let files: Vec<FileRecord> = files.into_iter().map(|(f, _)| f).collect();
-        self.installed.push_str(&db::record(pkg, &files));
+        self.pending.push(Pending {
+            package: pkg.clone(),
+            files,
+        });
         for (mut header, data) in apk.scripts() {
             let orig = String::from_utf8_lossy(&header.path_bytes()).into_owned();
             let name = format!("{}-{}.{}{}", pkg.name, pkg.version, pkg.checksum, orig);
@@ -392,6 +404,20 @@ impl Installer {
     /// Writes the database files.
     pub fn finish(mut self, tree: &mut Tree) -> Result<(), ApkError> {
         let (t, db) = (self.build_time, self.db);
+        for pending in &self.pending {
+            let name = &pending.package.name;
+            let files: Vec<FileRecord> = pending
+                .files
+                .iter()
+                .filter(|(_, at)| {
+                    at.as_ref()
+                        .is_none_or(|at| self.owners.get(at).is_none_or(|o| &o.name == name))
+                })
+                .map(|(f, _)| f.clone())
+                .collect();
+            self.installed
+                .push_str(&db::record(&pending.package, &files));
+        }
         let installed = self.installed.into_bytes();
         insert(tree, &format!("{db}/installed"), file(installed, 0o644, t))?;
         self.scripts.extend_from_slice(&[0u8; 1024]);
