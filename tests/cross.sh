@@ -3,7 +3,8 @@
 #
 #   macOS    `cargo check` and `cargo clippy --all-targets -- -D warnings` for
 #            aarch64-apple-darwin and x86_64-apple-darwin (no emulator: type-checking only).
-#   Windows  debug and release builds for x86_64-pc-windows-gnu, each run through
+#   Windows  `cargo clippy -- -D warnings`, and debug and release builds for
+#            x86_64-pc-windows-gnu, each run through
 #            `apko auth test-helper` under Wine, against Wine's Credential Manager
 #            (CredWriteW/CredReadW/CredEnumerateW/CredDeleteW): every item must pass.
 #            Then docker-credential-helpers 0.9.13's wincred (tests/peers.sh) under the same
@@ -70,6 +71,9 @@ phase "cargo build --target $WIN_TARGET (debug)"
 xcargo build -q --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET"
 phase "cargo build --target $WIN_TARGET --release"
 xcargo build -q --release --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET --release"
+# Lib and bins only: the integration tests' apko-test-support is Unix-only.
+phase "cargo clippy --target $WIN_TARGET -- -D warnings"
+xcargo clippy -q --lib --bins --target "$WIN_TARGET" -- -D warnings || fail "cargo clippy --target $WIN_TARGET"
 
 # --- Windows: run under Wine ------------------------------------------------------------
 work=$(mktemp -d)
