@@ -155,6 +155,19 @@ fn base_image_config_builds_what_apko_built() {
             }
         }
         assert_eq!(data(ours.get("x/hello.txt").unwrap()), b"HELLO\n");
+        // apko 1.2.39 writes package files as root's (its tarfs never takes the tar header's
+        // owner; package-x was built on a Mac as 501:20) while the installed database keeps
+        // the package's owner
+        for path in ["x", "x/hello.txt", "var/lib/db/sbom", "etc/os-release"] {
+            let e = ours.get(path).unwrap();
+            assert_eq!((e.uid, e.gid), (0, 0), "{arch}: owner of /{path}");
+        }
+        let db = String::from_utf8(data(ours.get("usr/lib/apk/db/installed").unwrap()).to_vec())
+            .unwrap();
+        assert!(
+            db.contains("F:x\nM:501:20:0755\nR:hello.txt\na:501:20:0644\n"),
+            "{arch}: {db}"
+        );
         assert_eq!(data(theirs.get("etc/apk/world").unwrap()), b"package-y\n");
         assert_eq!(
             data(ours.get("etc/apk/world").unwrap()),

@@ -198,6 +198,7 @@ async fn build_arch(
         ca_certificates: Vec::new(),
     };
     let installed = apk::install(&req, &mut tree).await?;
+    root_owned(&mut tree, base_tree.as_ref());
     tracing::debug!(
         "{arch}: installed {} packages in {:.2?}",
         installed.len(),
@@ -274,6 +275,24 @@ fn base_packages(ic: &ImageConfig, arch: &Arch, base: &Tree) -> anyhow::Result<S
             Ok(apk::install::installed_db(base).unwrap_or_default())
         }
         Err(e) => Err(anyhow!("base image: reading {}: {e}", path.display())),
+    }
+}
+
+/// apko 1.2.39 writes what packages install as uid/gid 0 (its tarfs never takes a tar header's
+/// owner; the installed database still records the package's `a:` owner): every entry of
+/// `tree` but those a base image (`base`) holds unchanged becomes root's. Accounts and `paths`
+/// change owners afterwards.
+pub fn root_owned(tree: &mut Tree, base: Option<&Tree>) {
+    let changed: Vec<String> = tree
+        .iter()
+        .filter(|(p, e)| (e.uid, e.gid) != (0, 0) && base.and_then(|b| b.get(p)) != Some(*e))
+        .map(|(p, _)| p.to_string())
+        .collect();
+    for p in changed {
+        if let Some(e) = tree.get_mut(&p) {
+            e.uid = 0;
+            e.gid = 0;
+        }
     }
 }
 
@@ -509,6 +528,38 @@ mod tests {
             (0o777, 0o777)
         );
         assert_eq!(t.get("dev/null").unwrap().kind, Kind::CharDevice(1, 3));
+    }
+
+    #[test]
+    fn installed_entries_become_roots_but_a_base_images_unchanged_ones() {
+        let owned = |uid| Entry {
+            uid,
+            gid: uid + 1,
+            ..Entry::file(&b"a"[..], 0o644)
+        };
+        let mut base = Tree::new();
+        base.insert("kept", owned(7)).unwrap();
+        base.insert("changed", owned(7)).unwrap();
+        let mut t = base.clone();
+        t.insert(
+            "changed",
+            Entry {
+                mode: 0o600,
+                ..owned(7)
+            },
+        )
+        .unwrap();
+        t.insert("new", owned(501)).unwrap();
+        let mut alone = t.clone();
+        root_owned(&mut t, Some(&base));
+        let ids = |t: &Tree, p: &str| (t.get(p).unwrap().uid, t.get(p).unwrap().gid);
+        assert_eq!(
+            [ids(&t, "kept"), ids(&t, "changed"), ids(&t, "new")],
+            [(7, 8), (0, 0), (0, 0)]
+        );
+        root_owned(&mut alone, None);
+        assert_eq!(ids(&alone, "kept"), (0, 0));
+        assert_eq!(t.get("changed").unwrap().mode, 0o600);
     }
 
     #[test]
