@@ -106,7 +106,7 @@ for l in r["leftovers"]:
 f = [str(c["item"]) for c in r["checks"] if c["result"] == "fail"] + (["leftovers"] if r["leftovers"] else [])
 print(",".join(f) or "-")
 PY
-  )
+  ) || fail "apko auth test-helper $name wrote no readable report ($work/$name.json)"
   echo "  $name: failed items: $failed" >&2
 }
 
