@@ -50,6 +50,10 @@ else
   cargo test --workspace --locked --no-fail-fast "$@"
 fi
 
+# docker-credential-apko for macOS (type-checked) and Windows (built, and run under Wine through
+# `apko auth test-helper`), with Debian's rustc-web in target/cross (installed when missing).
+bash tests/cross.sh
+
 # Every fuzz target for a bounded time (FUZZ_SECONDS each, 0 to skip when iterating locally).
 if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
   bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
