@@ -1,7 +1,8 @@
-//! `certificates` in a config, as apko installs them: the inline CA as
-//! `usr/local/share/ca-certificates/<name>-<sha256>.crt`, the providers' certificates registered
-//! in `etc/ca-certificates.conf`, all of them appended to the bundle the image has; a config
-//! that names a key instead of a certificate fails with apko's error and writes nothing.
+//! `certificates` in a config, as apko 1.2.39 installs them: the inline CA as
+//! `usr/local/share/ca-certificates/<name>-<sha256>.crt`, then the providers' certificates under
+//! `usr/local/share/ca-certificates/`, all of them appended to the bundle the image has, no
+//! `etc/ca-certificates.conf`; a config that names a key instead of a certificate fails with
+//! apko's error and writes nothing.
 
 mod rootfs_common;
 
@@ -111,16 +112,14 @@ fn inline_and_provided_certificates_are_installed_as_apko_installs_them() {
         fingerprint(CA1)
     );
     assert_eq!(String::from_utf8_lossy(&files[&inline]), CA1);
-    // Only the providers' certificates under usr/share/ca-certificates/ are registered.
-    assert_eq!(
-        String::from_utf8_lossy(&files["etc/ca-certificates.conf"]),
-        "corp/corp-root.crt\n"
-    );
-    // The bundle: what it held, the inline CA, then the providers' CAs sorted by path
-    // (usr/local/… before usr/share/…), each followed by a blank line; readme.pem skipped.
+    // apko 1.2.39 registers nothing for update-ca-certificates.
+    assert!(!files.contains_key("etc/ca-certificates.conf"));
+    // The bundle: what it held, the inline CA, then the providers' CAs under
+    // usr/local/share/ca-certificates/ sorted by path, each followed by a newline; those
+    // under usr/share/ca-certificates/ (corp-root.crt, readme.pem) are not apko's to add.
     assert_eq!(
         String::from_utf8_lossy(&files["etc/ssl/certs/ca-certificates.crt"]),
-        format!("# the system roots\n{CA1}\n{CA2}\n{CA1}\n")
+        format!("# the system roots\n{CA1}\n{CA2}\n")
     );
     // The packages' own files are untouched.
     assert_eq!(

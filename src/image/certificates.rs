@@ -1,9 +1,11 @@
-//! `certificates`: extra CAs in the image, as apko installs them. Inline certificates
-//! (`additional`) become `usr/local/share/ca-certificates/<name>-<sha256>.crt`; the `.crt`/`.pem`
-//! files of installed packages that provide one of `providers` are registered in
-//! `etc/ca-certificates.conf` (those under `usr/share/ca-certificates/`); every one of them is
-//! appended to the CA bundles the image already has. This replaces `update-ca-certificates`,
-//! which apko (and this builder) never runs.
+//! `certificates`: extra CAs in the image, as apko 1.2.39 installs them
+//! (`pkg/build/certificates.go`). Inline certificates (`additional`) become
+//! `usr/local/share/ca-certificates/<name>-<sha256>.crt`; then the `.crt`/`.pem` files that
+//! installed packages providing one of `providers` own under
+//! `usr/local/share/ca-certificates/` (sorted by path; a file that is not one certificate is
+//! skipped). Every one of them is appended to the CA bundles the image already has; no
+//! `etc/ca-certificates.conf` is written. This replaces `update-ca-certificates`, which apko
+//! (and this builder) never runs.
 
 use super::config::Certificates;
 use crate::apk::index::Index as ApkIndex;
@@ -16,13 +18,11 @@ use std::sync::Arc;
 
 /// Where inline certificates are written (read by `update-ca-certificates`).
 const CA_CERTS_DIR: &str = "usr/local/share/ca-certificates";
-/// The list `update-ca-certificates` reads, relative to [`SYSTEM_CA_CERTS_DIR`].
-const CA_CERTS_CONF: &str = "etc/ca-certificates.conf";
-const SYSTEM_CA_CERTS_DIR: &str = "usr/share/ca-certificates/";
-/// The bundles apko appends to, when the image has them.
-const BUNDLES: [&str; 2] = [
+/// The bundles apko appends to, when the image has them (`caBundlePaths`).
+const BUNDLES: [&str; 3] = [
     "etc/ssl/certs/ca-certificates.crt",
     "var/lib/ecs/deps/execute-command/certs/tls-ca-bundle.pem",
+    "kaniko/ssl/certs/ca-certificates.crt",
 ];
 /// Java truststores apko also appends to; not written here (see [`install`]).
 const JAVA_TRUSTSTORES: [&str; 1] = ["etc/ssl/certs/java/cacerts"];
@@ -75,9 +75,8 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
         all.push(cert);
     }
 
-    let mut conf = Vec::new();
     for path in provided_files(tree, &certs.providers) {
-        let Some(Kind::File(data)) = tree.get(&path).map(|e| &e.kind) else {
+        let Some(Kind::File(data)) = tree.get(&tree.resolve(&path)).map(|e| &e.kind) else {
             continue;
         };
         // As apko: a package file that is not one certificate is skipped.
@@ -86,14 +85,6 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
             continue;
         };
         all.push(cert);
-        if let Some(rel) = path.strip_prefix(SYSTEM_CA_CERTS_DIR) {
-            conf.push(rel.to_string());
-        }
-    }
-    if !conf.is_empty() {
-        let mut text = conf.join("\n");
-        text.push('\n');
-        append(tree, CA_CERTS_CONF, text.as_bytes(), mtime, true)?;
     }
     if all.is_empty() {
         return Ok(());
@@ -104,7 +95,7 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
         block.push('\n'); // as update-ca-certificates separates them
     }
     for bundle in BUNDLES {
-        append(tree, bundle, block.as_bytes(), mtime, false)?;
+        append(tree, bundle, block.as_bytes(), mtime)?;
     }
     for store in JAVA_TRUSTSTORES {
         if tree.get(store).is_some() {
@@ -138,8 +129,8 @@ fn check_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The `.crt` and `.pem` files owned by installed packages that provide one of `providers`,
-/// sorted by path.
+/// The `.crt` and `.pem` files under `usr/local/share/ca-certificates/` owned by installed
+/// packages that provide one of `providers`, sorted by path.
 fn provided_files(tree: &Tree, providers: &[String]) -> Vec<String> {
     if providers.is_empty() {
         return Vec::new();
@@ -159,7 +150,9 @@ fn provided_files(tree: &Tree, providers: &[String]) -> Vec<String> {
     let mut files: Vec<String> = db::owned_files(&installed)
         .into_iter()
         .filter(|(name, path)| {
-            chosen.contains(name) && (path.ends_with(".crt") || path.ends_with(".pem"))
+            chosen.contains(name)
+                && path.starts_with(&format!("{CA_CERTS_DIR}/"))
+                && (path.ends_with(".crt") || path.ends_with(".pem"))
         })
         .map(|(_, path)| path)
         .collect();
@@ -168,32 +161,18 @@ fn provided_files(tree: &Tree, providers: &[String]) -> Vec<String> {
     files
 }
 
-/// Appends `data` to the file at `path` (following a symlink in the tree), or creates it
-/// with 0644 when `create`; a missing file is left missing otherwise.
-fn append(
-    tree: &mut Tree,
-    path: &str,
-    data: &[u8],
-    mtime: u64,
-    create: bool,
-) -> anyhow::Result<()> {
+/// Appends `data` to the file at `path` (following a symlink in the tree); a missing file is
+/// left missing.
+fn append(tree: &mut Tree, path: &str, data: &[u8], mtime: u64) -> anyhow::Result<()> {
     let target = tree.resolve(path);
-    match tree.get_mut(&target) {
-        Some(e) => {
-            let Kind::File(old) = &e.kind else {
-                bail!("/{target} is not a regular file, so the certificates cannot be added to it");
-            };
-            let mut joined = old.to_vec();
-            joined.extend_from_slice(data);
-            e.kind = Kind::File(Arc::from(joined));
-            e.mtime = mtime;
-        }
-        None if create => {
-            let mut e = Entry::file(data.to_vec(), 0o644);
-            e.mtime = mtime;
-            tree.insert(&target, e)?;
-        }
-        None => {}
+    if let Some(e) = tree.get_mut(&target) {
+        let Kind::File(old) = &e.kind else {
+            bail!("/{target} is not a regular file, so the certificates cannot be added to it");
+        };
+        let mut joined = old.to_vec();
+        joined.extend_from_slice(data);
+        e.kind = Kind::File(Arc::from(joined));
+        e.mtime = mtime;
     }
     Ok(())
 }
@@ -421,6 +400,64 @@ mod tests {
             tree.get(BUNDLES[1]).is_none(),
             "a missing bundle is not created"
         );
-        assert!(tree.get(CA_CERTS_CONF).is_none());
+        assert!(tree.get("etc/ca-certificates.conf").is_none());
+    }
+
+    #[test]
+    fn providers_certificates_under_usr_local_follow_the_additional_ones() {
+        let mut tree = Tree::new();
+        tree.insert(
+            "etc/ssl/certs/ca-certificates.crt",
+            Entry::file(&b"OLD\n"[..], 0o644),
+        )
+        .unwrap();
+        let db = "P:prov\nV:1-r0\nA:x86_64\np:difftest-ca-provider\n\
+                  F:usr/local/share/ca-certificates\nR:b.pem\nR:a.crt\nR:junk.crt\nR:note.txt\n\
+                  F:usr/share/ca-certificates\nR:system.crt\n\n\
+                  P:other\nV:1-r0\nA:x86_64\nF:usr/local/share/ca-certificates\nR:other.crt\n\n";
+        tree.insert(
+            "usr/lib/apk/db/installed",
+            Entry::file(db.as_bytes(), 0o644),
+        )
+        .unwrap();
+        let dir = "usr/local/share/ca-certificates";
+        // a.crt's text has words around its block: apko re-encodes it
+        for (name, text) in [
+            ("a.crt", format!("words\n{CA}")),
+            ("b.pem", CA.to_string()),
+            ("junk.crt", "not a certificate\n".to_string()),
+            ("note.txt", CA.to_string()),
+            ("other.crt", CA.to_string()),
+        ] {
+            tree.insert(
+                &format!("{dir}/{name}"),
+                Entry::file(text.into_bytes(), 0o644),
+            )
+            .unwrap();
+        }
+        tree.insert(
+            "usr/share/ca-certificates/system.crt",
+            Entry::file(CA.as_bytes(), 0o644),
+        )
+        .unwrap();
+        let certs = Certificates {
+            additional: vec![super::super::config::NamedContent {
+                name: "corp".into(),
+                content: CA.into(),
+            }],
+            providers: vec!["difftest-ca-provider".into()],
+        };
+        install(&mut tree, &certs, 5).unwrap();
+        let pem = parse(CA).unwrap().pem;
+        // corp, then a.crt and b.pem (sorted); not junk, note.txt, other's or the system one
+        let Some(Kind::File(data)) = tree.get(BUNDLES[0]).map(|e| &e.kind) else {
+            panic!("bundle gone")
+        };
+        assert_eq!(
+            String::from_utf8(data.to_vec()).unwrap(),
+            format!("OLD\n{pem}\n{pem}\n{pem}\n")
+        );
+        assert!(tree.get("etc/ca-certificates.conf").is_none());
+        assert_eq!(tree.get(BUNDLES[0]).unwrap().mtime, 5);
     }
 }
