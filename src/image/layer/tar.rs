@@ -29,7 +29,43 @@ pub fn walk_order(tree: &Tree) -> Vec<(&str, &Entry)> {
 pub fn write(tree: &Tree, out: &mut Vec<u8>) {
     let users = names(tree, "etc/passwd");
     let groups = names(tree, "etc/group");
-    for (path, entry) in walk_order(tree) {
+    let order = walk_order(tree);
+    // A file and its hard links are one inode, written as apko's writer writes one: the first
+    // path in walk order carries the data, every other is a link to it. (A link written before
+    // its target names a file the archive has not had yet: GNU tar and umoci refuse it.)
+    let mut first: HashMap<&str, &str> = HashMap::new();
+    for (path, entry) in &order {
+        match &entry.kind {
+            Kind::Hardlink(target) => first.entry(target.as_str()).or_insert(path),
+            Kind::Dir => continue,
+            _ => first.entry(path).or_insert(path),
+        };
+    }
+    for (path, entry) in order {
+        let rewritten;
+        let entry = match &entry.kind {
+            Kind::Dir => entry,
+            k if !matches!(k, Kind::Hardlink(_)) && first.get(path).is_some_and(|f| *f != path) => {
+                let mut link = entry.clone();
+                link.kind = Kind::Hardlink(first[path].to_string());
+                rewritten = link;
+                &rewritten
+            }
+            Kind::Hardlink(target) => match (first.get(target.as_str()), tree.get(target)) {
+                (Some(f), Some(file)) if *f == path => {
+                    rewritten = file.clone();
+                    &rewritten
+                }
+                (Some(f), _) if *f != path && *f != target.as_str() => {
+                    let mut link = entry.clone();
+                    link.kind = Kind::Hardlink(f.to_string());
+                    rewritten = link;
+                    &rewritten
+                }
+                _ => entry,
+            },
+            _ => entry,
+        };
         let data: &[u8] = match &entry.kind {
             Kind::File(d) => d,
             _ => &[],
@@ -298,6 +334,52 @@ fn split_ustar_path(name: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hard_link_before_its_target_carries_the_data() {
+        let mut t = Tree::new();
+        t.insert("usr", Entry::dir(0o755)).unwrap();
+        t.insert("usr/lib", Entry::dir(0o755)).unwrap();
+        t.insert("usr/lib/own", Entry::file(&b"data"[..], 0o755))
+            .unwrap();
+        for p in ["usr/a-link", "usr/z-link"] {
+            let mut link = Entry::file(Vec::new(), 0o644);
+            link.kind = Kind::Hardlink("usr/lib/own".into());
+            t.insert(p, link).unwrap();
+        }
+        let mut out = Vec::new();
+        write(&t, &mut out);
+        let mut got = Vec::new();
+        for e in ::tar::Archive::new(&out[..]).entries().unwrap() {
+            let mut e = e.unwrap();
+            let mut data = Vec::new();
+            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
+            got.push((
+                e.path().unwrap().display().to_string(),
+                e.header().entry_type().as_byte(),
+                e.link_name().unwrap().map(|l| l.display().to_string()),
+                data,
+                e.header().mode().unwrap(),
+            ));
+        }
+        let link = |p: &str| Some(p.to_string());
+        assert_eq!(
+            got,
+            [
+                ("usr".into(), b'5', None, vec![], 0o755),
+                ("usr/a-link".into(), b'0', None, b"data".to_vec(), 0o755),
+                ("usr/lib".into(), b'5', None, vec![], 0o755),
+                (
+                    "usr/lib/own".into(),
+                    b'1',
+                    link("usr/a-link"),
+                    vec![],
+                    0o755
+                ),
+                ("usr/z-link".into(), b'1', link("usr/a-link"), vec![], 0o644),
+            ]
+        );
+    }
 
     #[test]
     fn walk_order_puts_children_after_parents() {
