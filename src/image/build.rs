@@ -349,7 +349,7 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
         run.mtime = created;
         tree.insert(&format!("sv/{service}/run"), run)?;
     }
-    super::busybox::install_links(tree, created)?;
+    super::busybox::install_links(tree)?;
     for (name, major, minor, mode) in [
         ("console", 5, 1, 0o620),
         ("null", 1, 3, 0o666),

@@ -10,13 +10,21 @@ use anyhow::bail;
 const BUSYBOX: &str = "/bin/busybox";
 const PATHS_DIR: &str = "etc/busybox-paths.d";
 
-/// Links every applet the installed busybox lists to `/bin/busybox`, as apko does. A path that
-/// already exists as a file or link is kept (as `busybox --install -s` keeps it).
-pub fn install_links(tree: &mut Tree, mtime: u64) -> anyhow::Result<()> {
+/// Links every applet the installed busybox lists to `/bin/busybox`, as apko 1.2.39 does
+/// (`installBusyboxLinks`): each link's directory is made (missing parents with mtime 0) and
+/// given the busybox binary's mtime, and the link gets its directory's, that is the binary's,
+/// mtime (apko's tarfs gives a new symlink its parent's). A path that already exists as a file
+/// or link is kept (as `busybox --install -s` keeps it).
+pub fn install_links(tree: &mut Tree) -> anyhow::Result<()> {
     let binary = tree.resolve(BUSYBOX);
-    if !matches!(tree.get(&binary).map(|e| &e.kind), Some(Kind::File(_))) {
-        return Ok(());
-    }
+    let mtime = match tree.get(&binary) {
+        Some(Entry {
+            kind: Kind::File(_),
+            mtime,
+            ..
+        }) => *mtime,
+        _ => return Ok(()),
+    };
     let Some(db) = apk_install::installed_db(tree) else {
         return Ok(()); // not a tree apk installed
     };
@@ -39,8 +47,15 @@ pub fn install_links(tree: &mut Tree, mtime: u64) -> anyhow::Result<()> {
             continue;
         }
         let (dir, _) = link.rsplit_once('/').unwrap_or(("", link));
-        tree.make_dirs(dir, mtime)
+        if dir.trim_matches('/').is_empty() {
+            continue; // apko skips a link without a directory
+        }
+        tree.make_dirs(dir, 0)
             .map_err(|e| anyhow::anyhow!("creating busybox link {link}: {e}"))?;
+        let resolved_dir = tree.resolve(dir.trim_start_matches('/'));
+        if let Some(d) = tree.get_mut(&resolved_dir) {
+            d.mtime = mtime;
+        }
         let at = tree.resolve_parents(link);
         match tree.get(&at).map(|e| &e.kind) {
             None => {
@@ -77,6 +92,14 @@ fn busybox_package(db: String) -> Option<(String, String)> {
 mod tests {
     use super::*;
 
+    /// busybox's binary, built at 9.
+    fn busybox() -> Entry {
+        Entry {
+            mtime: 9,
+            ..Entry::file(&b"ELF"[..], 0o755)
+        }
+    }
+
     fn tree(installed: &str, merged_usr: bool) -> Tree {
         let mut t = Tree::new();
         let db = format!("{}/installed", apk_install::db_dir(&t));
@@ -84,11 +107,9 @@ mod tests {
             .unwrap();
         if merged_usr {
             t.insert("bin", Entry::symlink("usr/bin")).unwrap();
-            t.insert("usr/bin/busybox", Entry::file(&b"ELF"[..], 0o755))
-                .unwrap();
+            t.insert("usr/bin/busybox", busybox()).unwrap();
         } else {
-            t.insert("bin/busybox", Entry::file(&b"ELF"[..], 0o755))
-                .unwrap();
+            t.insert("bin/busybox", busybox()).unwrap();
         }
         t
     }
@@ -107,23 +128,37 @@ mod tests {
     #[test]
     fn links_come_from_the_packages_manifest_through_merged_usr() {
         let mut t = tree("P:busybox\nV:1.37.0-r0\n\n", true);
-        t.insert(
-            "etc/busybox-paths.d/busybox",
-            Entry::file(
-                &b"/bin/busybox\n/bin/ls\n/bin/sh\n/usr/sbin/chroot\n\n"[..],
-                0o644,
-            ),
-        )
-        .unwrap();
         t.insert("usr/bin/sh", Entry::file(&b"dash"[..], 0o755))
             .unwrap();
-        install_links(&mut t, 9).unwrap();
+        t.insert("etc/busybox-paths.d/busybox", Entry::file(
+            &b"/bin/busybox\n/bin/ls\n/bin/sh\n/usr/sbin/chroot\n/usr/local/deep/bin/x\nnodir\n\n"[..],
+            0o644,
+        ))
+        .unwrap();
+        install_links(&mut t).unwrap();
         assert_eq!(link(&t, "usr/bin/ls"), Some(("/bin/busybox".into(), 9)));
         assert_eq!(
             link(&t, "usr/sbin/chroot"),
             Some(("/bin/busybox".into(), 9))
         );
+        // each link's directory gets busybox's mtime (through bin -> usr/bin), missing parents 0
         assert_eq!(t.get("usr/sbin").unwrap().mtime, 9);
+        assert_eq!(t.get("usr/bin").unwrap().mtime, 9);
+        assert_eq!(
+            (
+                t.get("usr/local/deep").unwrap().mtime,
+                t.get("usr/local/deep/bin").unwrap().mtime
+            ),
+            (0, 9)
+        );
+        assert_eq!(
+            link(&t, "usr/local/deep/bin/x"),
+            Some(("/bin/busybox".into(), 9))
+        );
+        assert!(
+            t.get("nodir").is_none(),
+            "a link without a directory is skipped"
+        );
         assert!(
             matches!(t.get("usr/bin/sh").unwrap().kind, Kind::File(_)),
             "an existing file is kept"
@@ -145,29 +180,29 @@ mod tests {
             Entry::file(&b"/bin/cat\n"[..], 0o644),
         )
         .unwrap();
-        install_links(&mut t, 0).unwrap();
-        assert_eq!(link(&t, "bin/cat"), Some(("/bin/busybox".into(), 0)));
+        install_links(&mut t).unwrap();
+        assert_eq!(link(&t, "bin/cat"), Some(("/bin/busybox".into(), 9)));
 
         let mut t = tree("P:busybox\nV:1.35.0-r4\n\n", false);
         let before = t.clone();
-        install_links(&mut t, 0).unwrap();
+        install_links(&mut t).unwrap();
         assert_eq!(t, before);
     }
 
     #[test]
     fn without_a_binary_a_database_or_a_package_nothing_is_linked() {
         let mut t = Tree::new();
-        install_links(&mut t, 0).unwrap();
+        install_links(&mut t).unwrap();
         assert!(t.is_empty());
         let mut t = Tree::new();
         t.insert("bin/busybox", Entry::file(&b"ELF"[..], 0o755))
             .unwrap();
         let before = t.clone();
-        install_links(&mut t, 0).unwrap();
+        install_links(&mut t).unwrap();
         assert_eq!(t, before);
         let mut t = tree("P:hello\nV:1.0-r0\n\n", false);
         let before = t.clone();
-        install_links(&mut t, 0).unwrap();
+        install_links(&mut t).unwrap();
         assert_eq!(t, before);
     }
 }

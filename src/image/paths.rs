@@ -8,7 +8,8 @@
 //! - `hardlink`: replaces the path with a link to `source`: one inode, so mode and owner
 //!   apply to both; the layer gets it as a second regular file with the source's bytes and
 //!   metadata (apko's tarfs records no link header for it).
-//! - `symlink`: a new link to `source` (an existing path is an error, as for `symlink(2)`).
+//! - `symlink`: a new link to `source` (an existing path is an error, as for `symlink(2)`),
+//!   with its parent directory's mtime.
 //! - `permissions`: mode and owner of an existing path.
 //!
 //! The permissions step changes the mode always and the owner only when `uid` or `gid` is set
@@ -150,8 +151,11 @@ fn apply_one(
             if tree.get(&path).is_some() {
                 return Err("file exists".into());
             }
+            // apko's tarfs gives a new symlink its parent directory's mtime
             let mut e = Entry::symlink(m.source.clone());
-            e.mtime = mtime;
+            e.mtime = tree
+                .get(&tree.resolve(parent(&path)))
+                .map_or(0, |d| d.mtime);
             tree.insert(&path, e).map_err(|e| e.to_string())?;
         }
         "permissions" => {}
@@ -209,6 +213,14 @@ mod tests {
         let mut t = Tree::new();
         t.insert("etc/motd", Entry::file(&b"hi"[..], 0o644))
             .unwrap();
+        t.insert(
+            "usr/bin",
+            Entry {
+                mtime: 1234,
+                ..Entry::dir(0o755)
+            },
+        )
+        .unwrap();
         let mut rec = m("directory", "/var/lib/app", "", 0o750, 65532);
         rec.recursive = true;
         t.insert("var/lib/app/data/x", Entry::file(&b"x"[..], 0o600))
@@ -244,6 +256,7 @@ mod tests {
         // a symlink's mode and owner go to its target (apko's Chmod and Chown follow it)
         assert_eq!(g("usr/bin/app").kind, Kind::Symlink("/etc/motd".into()));
         assert_eq!(mu("usr/bin/app"), (0o777, 0, 0));
+        assert_eq!(g("usr/bin/app").mtime, 1234); // its directory's
         for p in ["var/lib/app", "var/lib/app/data", "var/lib/app/data/x"] {
             assert_eq!(mu(p), (0o750, 65532, 65532), "{p}");
         }
