@@ -307,7 +307,7 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
             tree,
             "etc/apk/repositories",
             &ic.contents.runtime_repositories,
-            created,
+            0,
         );
     }
     for key in &ic.contents.runtime_keyring {
@@ -323,13 +323,12 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
         tree.insert(&format!("etc/apk/keys/{name}"), e)?;
     }
     if ic.contents.baseimage.is_none() {
-        ic.accounts.run_as = accounts::apply(tree, &ic.accounts, created)
+        ic.accounts.run_as = accounts::apply(tree, &ic.accounts, 0)
             .map_err(|e| anyhow!("failed to mutate accounts: {e}"))?;
     }
-    let mut json = Entry::file(apko_json::encode(ic), 0o444);
-    json.mtime = created;
+    let json = Entry::file(apko_json::encode(ic), 0o444);
     tree.insert("etc/apko.json", json)?;
-    paths::apply(tree, &ic.paths, created).map_err(|e| anyhow!(e))?;
+    paths::apply(tree, &ic.paths, 0).map_err(|e| anyhow!(e))?;
     if let Some(certs) = &ic.certificates {
         super::certificates::install(tree, certs, created)
             .map_err(|e| anyhow!("failed to install certificates: {e:#}"))?;
@@ -337,16 +336,14 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
     super::certificates::write_checksums(tree, created)?;
     // s6 supervision tree (`entrypoint.services`), as apko's s6 package writes it
     for (service, command) in &ic.entrypoint.services {
-        let mut dir = Entry::dir(0o777);
-        dir.mtime = created;
+        let dir = Entry::dir(0o777);
         for p in ["sv".to_string(), format!("sv/{service}")] {
             match tree.get_mut(&p) {
                 Some(e) => e.mode = 0o777,
                 None => tree.insert(&p, dir.clone())?,
             }
         }
-        let mut run = Entry::file(format!("#!/bin/execlineb\n{command}\n").into_bytes(), 0o755);
-        run.mtime = created;
+        let run = Entry::file(format!("#!/bin/execlineb\n{command}\n").into_bytes(), 0o755);
         tree.insert(&format!("sv/{service}/run"), run)?;
     }
     super::busybox::install_links(tree)?;
@@ -360,13 +357,10 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
         let path = format!("dev/{name}");
         if tree.get(&path).is_none() {
             if tree.get("dev").is_none() {
-                let mut d = Entry::dir(0o755);
-                d.mtime = created;
-                tree.insert("dev", d)?;
+                tree.insert("dev", Entry::dir(0o755))?;
             }
             let mut e = Entry::dir(mode);
             e.kind = Kind::CharDevice(major, minor);
-            e.mtime = created;
             tree.insert(&path, e)?;
         }
     }
@@ -507,7 +501,7 @@ mod tests {
     #[test]
     fn service_bundle_writes_the_supervision_tree() {
         let ic = ImageConfig::parse(
-            "entrypoint:\n  type: service-bundle\n  services:\n    nginx: /usr/sbin/nginx -c /etc/nginx.conf\n",
+            "entrypoint:\n  type: service-bundle\n  services:\n    nginx: /usr/sbin/nginx -c /etc/nginx.conf\naccounts:\n  users:\n    - username: app\n      uid: 1000\npaths:\n  - path: /data/x\n    type: directory\n    permissions: 0o755\n",
             "t",
         )
         .unwrap();
@@ -522,7 +516,12 @@ mod tests {
                     .into()
             )
         );
-        assert_eq!((run.mode, run.mtime), (0o755, 5));
+        // apko's tarfs leaves what apko creates at mtime 0, whatever the build date (5 here)
+        assert_eq!((run.mode, run.mtime), (0o755, 0));
+        assert_eq!(t.get("sv/nginx").unwrap().mtime, 0);
+        for p in ["etc/apko.json", "etc/passwd", "home/app", "data", "data/x"] {
+            assert_eq!(t.get(p).unwrap().mtime, 0, "{p}");
+        }
         assert_eq!(
             (t.get("sv").unwrap().mode, t.get("sv/nginx").unwrap().mode),
             (0o777, 0o777)

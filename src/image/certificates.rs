@@ -66,8 +66,8 @@ pub fn install(tree: &mut Tree, certs: &Certificates, mtime: u64) -> anyhow::Res
         check_name(&extra.name)?;
         let cert = parse(&extra.content)
             .map_err(|e| anyhow!("failed to parse certificate {}: {e:#}", extra.name))?;
-        tree.make_dirs(CA_CERTS_DIR, mtime)
-            .map_err(|e| anyhow!(e))?;
+        // apko's MkdirAll: new directories have mtime 0
+        tree.make_dirs(CA_CERTS_DIR, 0).map_err(|e| anyhow!(e))?;
         let mut file = Entry::file(cert.pem.clone().into_bytes(), 0o644);
         file.mtime = mtime;
         let path = format!("{CA_CERTS_DIR}/{}-{}.crt", extra.name, cert.fingerprint);
@@ -396,6 +396,9 @@ mod tests {
         let file = format!("{CA_CERTS_DIR}/corp-{}.crt", pem.fingerprint);
         let e = tree.get(&file).unwrap();
         assert_eq!((e.mode, e.mtime), (0o644, 77));
+        // the directory apko's MkdirAll makes keeps mtime 0; the bundle gets the build date
+        assert_eq!(tree.get(CA_CERTS_DIR).unwrap().mtime, 0);
+        assert_eq!(tree.get("usr/share/bundle.pem").unwrap().mtime, 77);
         assert!(
             tree.get(BUNDLES[1]).is_none(),
             "a missing bundle is not created"
