@@ -401,9 +401,10 @@ impl Installer {
         )
     }
 
-    /// Writes the database files.
+    /// Writes the database files, with mtime 0 as apko's tarfs leaves what the installer makes
+    /// (only `scripts.tar`'s members carry the build time).
     pub fn finish(mut self, tree: &mut Tree) -> Result<(), ApkError> {
-        let (t, db) = (self.build_time, self.db);
+        let (t, db) = (0, self.db);
         for pending in &self.pending {
             let name = &pending.package.name;
             let files: Vec<FileRecord> = pending

@@ -237,20 +237,21 @@ pub async fn run(
         .try_collect()
         .await?;
 
-    let t = req.build_time;
-    install::init_layout(tree, arch, t)?;
-    let mut installer = Installer::new(tree, t);
+    // What the installer makes itself gets mtime 0, as apko's tarfs leaves it; packages' own
+    // files keep theirs, and scripts.tar's members carry the build time.
+    install::init_layout(tree, arch, 0)?;
+    let mut installer = Installer::new(tree, req.build_time);
     let mut installed = Vec::with_capacity(apks.len());
     for (apk, repo, url) in &apks {
         installer.add(tree, apk)?;
         installed.push(install::summary(apk, &specs[*repo].display(), url.clone()));
     }
     installer.finish(tree)?;
-    install::link_lib_apk(tree, t)?;
-    install::write_world(tree, &req.packages, t)?;
+    install::link_lib_apk(tree, 0)?;
+    install::write_world(tree, &req.packages, 0)?;
     let runtime: Vec<String> = req.repositories.iter().map(|r| runtime_line(r)).collect();
-    install::write_repositories(tree, &runtime, t)?;
-    install::write_keys(tree, keyring.keys(), t)?;
+    install::write_repositories(tree, &runtime, 0)?;
+    install::write_keys(tree, keyring.keys(), 0)?;
     Ok(installed)
 }
 
