@@ -198,3 +198,73 @@ fn a_base_image_from_a_registry_builds_as_the_local_layout_does() {
         )
     );
 }
+
+/// The command's registry flags reach the base image's registry (they used to be dropped:
+/// the pull ran with default options): `--ca-file` for an HTTPS registry with a private CA.
+#[test]
+fn a_base_image_in_an_https_registry_is_pulled_with_the_commands_ca_file() {
+    let ca = apko_test_support::tls::Ca::create();
+    let registry = Registry::start(apko_test_support::RegistryConfig {
+        tls: Some(&ca),
+        ..apko_test_support::RegistryConfig::default()
+    });
+    let h = registry.host.as_str();
+    let mut cli = Cli::new();
+    cli.env("SOURCE_DATE_EPOCH", "1700000000");
+    let ca_file = ca.cert.to_str().unwrap();
+    let auth = cli.file("auth.txt", &format!("{h}=testuser:testpass\n"));
+    let auth = auth.to_str().unwrap();
+    let base = base_image();
+    cli.run(&[
+        "push",
+        base.to_str().unwrap(),
+        &format!("{h}/base:1"),
+        "--ca-file",
+        ca_file,
+        "--auth-file",
+        auth,
+    ])
+    .ok();
+    let config = format!(
+        "contents:\n  baseimage:\n    image: {h}/base:1\n    apkindex: {}\n",
+        base.display()
+    );
+    cli.file("apko.yaml", &config);
+    cli.file("apko.lock.json", &lock_for(&config));
+    let build = |name: &str, extra: &[&str]| {
+        let dir = cli.path(name);
+        std::fs::create_dir(&dir).unwrap();
+        let mut args = vec![
+            "build",
+            "apko.yaml",
+            "apko-test/ontop:v1",
+            dir.to_str().unwrap(),
+            "--lockfile",
+            "apko.lock.json",
+            "--arch",
+            "amd64",
+            "--auth-file",
+            auth,
+        ];
+        args.extend(extra);
+        cli.run(&args)
+    };
+    let out = build("without", &[]);
+    assert_eq!(out.code, 1, "{out:#?}");
+    assert!(
+        out.stderr
+            .starts_with(&format!("Error: base image {h}/base:1: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("certificate"), "{}", out.stderr);
+    let out = build("with", &["--ca-file", ca_file]).ok();
+    assert!(
+        out.stderr.contains(&format!(
+            "base image {h}/base:1: pulled {}",
+            registry_common::base_index_digest()
+        )),
+        "{}",
+        out.stderr
+    );
+}

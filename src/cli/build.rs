@@ -30,6 +30,9 @@ pub struct BuildArgs {
     pub output: PathBuf,
     #[command(flatten)]
     pub flags: BuildFlags,
+    /// How to reach a registry holding `contents.baseimage`.
+    #[command(flatten)]
+    pub registry: super::registry_args::RegistryArgs,
 }
 
 /// The flags `apko build` and `apko publish` share.
@@ -95,7 +98,12 @@ pub fn run(args: BuildArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCod
             .auth
             .resolver(config_dir, vec![reference.registry.clone()])?,
     );
-    let built = build_image(&args.config_file, &args.flags, resolver)?;
+    let built = build_image(
+        &args.config_file,
+        &args.flags,
+        args.registry.options(),
+        resolver,
+    )?;
 
     if to_dir {
         output::write_layout(&args.output, &built.images, &built.index, &reference)
@@ -169,6 +177,7 @@ pub fn write_sboms(dir: &Path, built: &build::Built, reference: &Reference) -> a
 pub fn build_image(
     config_file: &Path,
     flags: &BuildFlags,
+    registry: crate::registry::Options,
     resolver: Arc<crate::auth::Resolver>,
 ) -> anyhow::Result<build::Built> {
     let (mut ic, checksum) = ImageConfig::load_with_checksum(config_file, &flags.include_paths)?;
@@ -215,6 +224,7 @@ pub fn build_image(
         cache_dir: flags.source.cache_dir(),
         lockfile,
         resolver,
+        registry,
         threads: layer::threads(),
         progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
     };

@@ -39,6 +39,8 @@ pub struct LockArgs {
     source: SourceArgs,
     #[command(flatten)]
     auth: AuthArgs,
+    #[command(flatten)]
+    registry: super::registry_args::RegistryArgs,
 }
 
 /// Runs `apko lock` (`extension` `lock.json`) or `apko resolve` (`resolved.json`).
@@ -80,6 +82,7 @@ pub fn run(args: LockArgs, extension: &str, config_dir: Option<&Path>) -> anyhow
         offline: args.source.offline,
         cache_dir: args.source.cache_dir(),
         resolver: Arc::new(args.auth.resolver(config_dir, primary)?),
+        registry: args.registry.options(),
     };
     let runtime = super::runtime()?;
     let name = args.config_file.to_string_lossy().into_owned();

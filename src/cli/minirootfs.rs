@@ -78,7 +78,13 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         auth: args.auth,
     };
     let resolver = Arc::new(flags.auth.resolver(config_dir, Vec::new())?);
-    let built = build_image(&args.config_file, &flags, resolver)?;
+    // A base-image config is refused above: no registry is asked.
+    let built = build_image(
+        &args.config_file,
+        &flags,
+        crate::registry::Options::default(),
+        resolver,
+    )?;
     let layer = built
         .images
         .first()

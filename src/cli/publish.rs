@@ -50,7 +50,12 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
     let sbom_dir = sbom_dir(&args.flags, None)?;
     let primary = tags.iter().map(|t| t.registry.clone()).collect();
     let resolver = Arc::new(args.flags.auth.resolver(config_dir, primary)?);
-    let built = build_image(&args.config_file, &args.flags, resolver.clone())?;
+    let built = build_image(
+        &args.config_file,
+        &args.flags,
+        args.registry.options(),
+        resolver.clone(),
+    )?;
 
     // The layout to push: the built images, with the index exactly as built (the layout
     // writer's per-image ref names are for the layout, not for the registry).

@@ -61,6 +61,8 @@ pub struct ShowPackagesArgs {
     source: SourceArgs,
     #[command(flatten)]
     auth: AuthArgs,
+    #[command(flatten)]
+    registry: super::registry_args::RegistryArgs,
 }
 
 /// One piece of a parsed format.
@@ -129,6 +131,7 @@ pub fn run(args: ShowPackagesArgs, config_dir: Option<&Path>) -> anyhow::Result<
         offline: args.source.offline,
         cache_dir: args.source.cache_dir(),
         resolver: Arc::new(args.auth.resolver(config_dir, Vec::new())?),
+        registry: args.registry.options(),
     };
     let runtime = super::runtime()?;
     let lines = runtime.block_on(async {
@@ -136,6 +139,7 @@ pub fn run(args: ShowPackagesArgs, config_dir: Option<&Path>) -> anyhow::Result<
             &ic,
             &archs,
             &opts.resolver,
+            &opts.registry,
             opts.offline,
             opts.cache_dir.as_deref(),
         )

@@ -37,6 +37,9 @@ pub struct Options {
     pub lockfile: Option<Lockfile>,
     /// Credentials for repositories and keys.
     pub resolver: Arc<Resolver>,
+    /// How to reach a registry that holds the base image (the command's `--ca-file`,
+    /// `--insecure-registry`, `--plain-http`, `--retry-times`).
+    pub registry: crate::registry::Options,
     /// Compression threads per layer.
     pub threads: usize,
     /// Progress reports.
@@ -69,6 +72,7 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
         ic,
         &opts.archs,
         &opts.resolver,
+        &opts.registry,
         opts.offline,
         opts.cache_dir.as_deref(),
     )
@@ -109,6 +113,7 @@ pub(crate) async fn base_layout(
     ic: &ImageConfig,
     archs: &[Arch],
     resolver: &Arc<Resolver>,
+    registry: &crate::registry::Options,
     offline: bool,
     cache_dir: Option<&std::path::Path>,
 ) -> anyhow::Result<Option<baseimage::BaseLayout>> {
@@ -126,9 +131,16 @@ pub(crate) async fn base_layout(
             }
         })
         .collect();
-    let layout = baseimage::layout(&b.image, &platforms, resolver.clone(), offline, cache_dir)
-        .await
-        .with_context(|| format!("base image {}", b.image))?;
+    let layout = baseimage::layout(
+        &b.image,
+        &platforms,
+        resolver.clone(),
+        registry,
+        offline,
+        cache_dir,
+    )
+    .await
+    .with_context(|| format!("base image {}", b.image))?;
     Ok(Some(layout))
 }
 

@@ -94,6 +94,8 @@ pub struct Options {
     pub cache_dir: Option<PathBuf>,
     /// Credentials for repositories, keys and a base image in a registry.
     pub resolver: Arc<Resolver>,
+    /// How to reach a registry that holds the base image.
+    pub registry: crate::registry::Options,
 }
 
 impl Lock {
@@ -121,6 +123,7 @@ pub async fn lock(
         ic,
         &opts.archs,
         &opts.resolver,
+        &opts.registry,
         opts.offline,
         opts.cache_dir.as_deref(),
     )

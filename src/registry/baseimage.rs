@@ -40,6 +40,7 @@ pub async fn layout(
     image: &str,
     platforms: &[Platform],
     resolver: Arc<Resolver>,
+    options: &Options,
     offline: bool,
     cache_dir: Option<&Path>,
 ) -> Result<BaseLayout, Error> {
@@ -65,7 +66,7 @@ pub async fn layout(
         })?;
     let options = Options {
         progress: false,
-        ..Options::default()
+        ..options.clone()
     };
     let client = Client::new(options, Credentials::Resolver(resolver))?;
     let blobs = cache_dir.map(|c| c.join("blobs"));
