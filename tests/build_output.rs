@@ -402,7 +402,11 @@ fn bad_configs_fail_with_exact_errors_and_no_output() {
         "Error: unable to use \"x@sha256:abcd\" as the image tag: it names a digest; give a tag, e.g. name:latest\n"
     );
     let (err, _, _) = failing_build("archs: [x86_64]\n", &[], &["--annotations", "novalue"]);
-    assert_eq!(err, "Error: unable to parse annotation: novalue\n");
+    // apko's text, prefix and all (tests/cli_parity.rs compares with real apko).
+    assert_eq!(
+        err,
+        "Error: parsing annotations from command line: unable to parse annotation: novalue\n"
+    );
     let (err, _, _) = failing_build(
         "contents:\n  baseimage:\n    image: ./layout\n    apkindex: ./layout\narchs: [x86_64]\n",
         &[],

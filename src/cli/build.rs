@@ -43,10 +43,15 @@ pub struct BuildFlags {
     #[arg(long, value_delimiter = ',')]
     pub arch: Vec<String>,
     /// Extra packages.
-    #[arg(short = 'p', long = "package-append", value_name = "PACKAGE")]
+    #[arg(
+        short = 'p',
+        long = "package-append",
+        value_name = "PACKAGE",
+        value_delimiter = ','
+    )]
     pub package_append: Vec<String>,
     /// Extra annotations, `key:value`.
-    #[arg(long, value_name = "KEY:VALUE")]
+    #[arg(long, value_name = "KEY:VALUE", value_delimiter = ',')]
     pub annotations: Vec<String>,
     /// The build date (RFC 3339); SOURCE_DATE_EPOCH, when set, wins.
     #[arg(long, value_name = "DATE")]
@@ -55,13 +60,13 @@ pub struct BuildFlags {
     #[arg(long, value_name = "FILE")]
     pub lockfile: Option<PathBuf>,
     /// Directories searched for `include` files.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", value_delimiter = ',')]
     pub include_paths: Vec<PathBuf>,
     /// Do not verify repository signatures (dangerous).
     #[arg(long)]
     pub ignore_signatures: bool,
     /// Write SPDX SBOMs: sbom-<arch>.spdx.json per architecture and sbom-index.spdx.json.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sbom: bool,
     /// An existing directory for the SBOMs. `build`: default the current directory;
     /// `publish`: SBOMs are written only when this is given.
@@ -71,7 +76,7 @@ pub struct BuildFlags {
     #[arg(long, value_name = "FORMATS", default_value = "spdx")]
     pub sbom_formats: String,
     /// Take `vcs-url` from the git repository holding CONFIG when the config sets none.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub vcs: bool,
     #[command(flatten)]
     pub source: SourceArgs,
@@ -189,13 +194,12 @@ pub fn build_image(
     ic.contents
         .packages
         .extend(flags.package_append.iter().cloned());
-    for a in &flags.annotations {
-        let (k, v) = a
-            .split_once(':')
-            .ok_or_else(|| anyhow!("unable to parse annotation: {a}"))?;
+    let annotations = parse_annotations(&flags.annotations)
+        .map_err(|e| anyhow!("parsing annotations from command line: {e}"))?;
+    for (k, v) in annotations {
         ic.annotations
             .get_or_insert_with(Default::default)
-            .insert(k.into(), v.into());
+            .insert(k, v);
     }
     if flags.vcs
         && ic.vcs_url.is_empty()
@@ -232,6 +236,32 @@ pub fn build_image(
     runtime.block_on(build::build(&ic, opts))
 }
 
+/// `--annotations key:value`, checked as apko's `parseAnnotations` checks them (the same
+/// texts): a key of `[a-z0-9-.]`, once, with a value.
+fn parse_annotations(raw: &[String]) -> Result<Vec<(String, String)>, String> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for a in raw {
+        let Some((k, v)) = a.split_once(':') else {
+            return Err(format!("unable to parse annotation: {a}"));
+        };
+        if out.iter().any(|(seen, _)| seen == k) {
+            return Err(format!("annotation {k} defined more than once"));
+        }
+        if k.is_empty()
+            || !k
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+        {
+            return Err(format!("annotation key malformed: {k}"));
+        }
+        if v.is_empty() {
+            return Err(format!("annotation {k} value is empty"));
+        }
+        out.push((k.to_string(), v.to_string()));
+    }
+    Ok(out)
+}
+
 /// As apko: a lockfile made from another version of the config (or of a file it includes) is
 /// refused; one without the config's checksum (older apko) only gets a warning.
 fn check_lockfile(
@@ -258,7 +288,9 @@ fn check_lockfile(
 
 /// `apko show-config`: the configuration after `include`, as YAML, with credentials in
 /// repository and key URLs redacted.
-pub fn show_config(path: &Path) -> anyhow::Result<ExitCode> {
+pub fn show_config(path: &Path, source: &SourceArgs) -> anyhow::Result<ExitCode> {
+    // apko takes the source flags here too but prints the configuration without them.
+    let _ = source;
     let mut ic = ImageConfig::load(path, &[])?;
     let c = &mut ic.contents;
     for url in c

@@ -25,7 +25,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 #[derive(Debug, Parser)]
 #[command(name = "apko", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
-    /// Log level: trace, debug, info, warn or error. Secrets are never logged, at any level.
+    /// Log level: trace, debug, info, warn, error (fatal and panic, apko's, show errors only).
+    /// Secrets are never logged, at any level.
     #[arg(long, global = true, default_value = "info", value_parser = parse_level)]
     log_level: LevelFilter,
 
@@ -69,6 +70,10 @@ enum Command {
         /// The apko configuration (YAML).
         #[arg(value_name = "CONFIG")]
         config_file: PathBuf,
+        /// Accepted as apko accepts them (`-k`, `-r`, `-b`, `--offline`, `--cache-dir`); as in
+        /// apko, the configuration is printed without them.
+        #[command(flatten)]
+        source: source_args::SourceArgs,
     },
     /// Log in to a registry (stores through the configured credential helper).
     Login(login::LoginArgs),
@@ -90,13 +95,23 @@ enum Command {
         shell: clap_complete::Shell,
     },
     /// Print the version.
-    Version,
+    Version {
+        /// As JSON, with apko's fields.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_level(text: &str) -> Result<LevelFilter, String> {
-    text.to_ascii_lowercase()
-        .parse()
-        .map_err(|_| format!("unknown log level {text:?}; use trace, debug, info, warn or error"))
+    match text.to_ascii_lowercase().as_str() {
+        // apko's (logrus's) two levels above error: only errors are shown.
+        "fatal" | "panic" => Ok(LevelFilter::ERROR),
+        other => other.parse().map_err(|_| {
+            format!(
+                "unknown log level {text:?}; use trace, debug, info, warn, error, fatal or panic"
+            )
+        }),
+    }
 }
 
 /// The async runtime a command runs its network and build work on, one worker per core.
@@ -144,7 +159,10 @@ pub fn main() -> ExitCode {
             );
             lock::run(*args, "resolved.json", config)
         }
-        Command::ShowConfig { config_file } => build::show_config(&config_file),
+        Command::ShowConfig {
+            config_file,
+            source,
+        } => build::show_config(&config_file, &source),
         Command::Login(args) => login::login(args, config),
         Command::Logout(args) => login::logout(args, config),
         Command::Publish(args) => publish::run(*args, config),
@@ -155,8 +173,28 @@ pub fn main() -> ExitCode {
             clap_complete::generate(shell, &mut Cli::command(), "apko", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Version => {
+        Command::Version { json: false } => {
             println!("apko {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Version { json: true } => {
+            // apko's (sigs.k8s.io/release-utils) fields, two-space indented as it prints them.
+            let field =
+                |k: &str, v: &str| format!("  {}: {}", serde_json::json!(k), serde_json::json!(v));
+            let platform = format!(
+                "{}/{}",
+                std::env::consts::OS,
+                crate::image::config::Arch::host().oci_platform().0
+            );
+            let fields = [
+                field("gitVersion", concat!("v", env!("CARGO_PKG_VERSION"))),
+                field("gitCommit", "unknown"),
+                field("gitTreeState", "unknown"),
+                field("buildDate", "unknown"),
+                field("compiler", "rustc"),
+                field("platform", &platform),
+            ];
+            println!("{{\n{}\n}}", fields.join(",\n"));
             Ok(ExitCode::SUCCESS)
         }
     };

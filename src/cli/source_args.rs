@@ -9,13 +9,28 @@ use std::path::PathBuf;
 #[derive(Debug, Default, Args)]
 pub struct SourceArgs {
     /// Extra keys for the keyring.
-    #[arg(short = 'k', long = "keyring-append", value_name = "PATH|URL")]
+    #[arg(
+        short = 'k',
+        long = "keyring-append",
+        value_name = "PATH|URL",
+        value_delimiter = ','
+    )]
     pub keyring_append: Vec<String>,
     /// Extra repositories (used to build and written into the image).
-    #[arg(short = 'r', long = "repository-append", value_name = "REPO")]
+    #[arg(
+        short = 'r',
+        long = "repository-append",
+        value_name = "REPO",
+        value_delimiter = ','
+    )]
     pub repository_append: Vec<String>,
     /// Extra build-only repositories (never written into the image).
-    #[arg(short = 'b', long = "build-repository-append", value_name = "REPO")]
+    #[arg(
+        short = 'b',
+        long = "build-repository-append",
+        value_name = "REPO",
+        value_delimiter = ','
+    )]
     pub build_repository_append: Vec<String>,
     /// Use only the download cache; no network.
     #[arg(long)]
