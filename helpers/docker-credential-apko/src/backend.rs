@@ -19,6 +19,15 @@ pub const BACKEND_ENV: &str = "DOCKER_CREDENTIAL_APKO_BACKEND";
 /// Largest payload of one kernel-keyring key is 32,767 bytes; leave room.
 const KEYUTILS_MAX_ENTRY: usize = 32_000;
 
+/// Longest server URL on the kernel keyring. A key's description is at most 4,095 bytes
+/// (`KEY_MAX_DESC_SIZE` − 1); a part's is `keyring:<url>#<i>@docker-credential-apko.part`,
+/// 37 bytes plus the URL and the part number, so 4,000 leaves room for 58-digit part numbers.
+const KEYUTILS_MAX_SERVER_URL: usize = 4_000;
+
+/// Longest server URL in the Windows Credential Manager: the store takes the user (our server
+/// URL) as the credential's `UserName`, at most `CRED_MAX_USERNAME_LENGTH` = 513 characters.
+const WINCRED_MAX_SERVER_URL: usize = 513;
+
 /// Largest value of one Windows credential. `windows-native-keyring-store` 1.x stores
 /// `Entry::set_secret` bytes verbatim as the credential blob (`save_credential` copies the
 /// slice; only `set_password` encodes UTF-16, and [`BlobStore`] never calls it), and its
@@ -93,6 +102,7 @@ fn keyutils_profile(store: Arc<CredentialStore>, lock: PathBuf) -> Keychain {
         Listing::Index(lock),
         "keyutils",
     )
+    .with_max_server_url(KEYUTILS_MAX_SERVER_URL)
 }
 
 /// macOS Keychain (`apple-native-keyring-store::keychain`, the login keychain): whole values in
@@ -118,6 +128,7 @@ fn wincred_profile(store: Arc<CredentialStore>) -> Keychain {
         Listing::Search(SearchBy::Everything),
         "wincred",
     )
+    .with_max_server_url(WINCRED_MAX_SERVER_URL)
 }
 
 #[cfg(target_os = "linux")]
@@ -131,7 +142,7 @@ fn secret_service() -> Result<Keychain, Error> {
             crate::NAME
         )));
     }
-    let store = dbus_secret_service_keyring_store::Store::new().map_err(|e| {
+    let store = crate::secret_service::Store::new().map_err(|e| {
         Error::other(format!(
             "{}: the Secret Service is not reachable: {e}",
             crate::NAME
@@ -149,7 +160,36 @@ fn keyutils() -> Result<Keychain, Error> {
             crate::NAME
         ))
     })?;
-    Ok(keyutils_profile(store, lock_path()))
+    Ok(keyutils_profile(store, lock_path()).with_explain(keyutils_explain))
+}
+
+/// `EDQUOT` from `add_key(2)`: the user's keys would pass the kernel's per-user quota, which
+/// the store reports as "QuotaExceeded". Says which quota, how full it is and how to raise it.
+#[cfg(target_os = "linux")]
+fn keyutils_explain(e: &keyring_core::Error) -> Option<String> {
+    let keyring_core::Error::PlatformFailure(inner) = e else {
+        return None;
+    };
+    if inner.downcast_ref::<linux_keyutils::KeyError>()
+        != Some(&linux_keyutils::KeyError::QuotaExceeded)
+    {
+        return None;
+    }
+    // SAFETY: getuid(2) cannot fail.
+    let uid = unsafe { libc::getuid() };
+    let prefix = if uid == 0 { "root_" } else { "" };
+    let read = |name: &str| {
+        let path = format!("/proc/sys/kernel/keys/{prefix}{name}");
+        let value = std::fs::read_to_string(&path).unwrap_or_default();
+        (path, value.trim().to_string())
+    };
+    let (bytes_path, bytes) = read("maxbytes");
+    let (keys_path, keys) = read("maxkeys");
+    Some(format!(
+        "the kernel keyring's quota for user {uid} is full (at most {bytes} bytes of keys, \
+         {bytes_path}, and {keys} keys, {keys_path}); erase other keys, or raise the quota as \
+         root: `sysctl -w kernel.keys.{prefix}maxbytes=1000000`"
+    ))
 }
 
 /// The login keychain. A locked keychain, or a binary the item's access list does not name
@@ -377,11 +417,17 @@ mod tests {
         let err = keychain
             .add(&Credentials::new(long.as_str(), "user", "s"))
             .unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("(wincred): storing the credentials"),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "docker-credential-apko (wincred): the server URL {:?}… is 514 bytes long; \
+                 this keychain takes server URLs of at most 513 bytes",
+                "h".repeat(64)
+            )
         );
+        // Nothing can be stored under it: not found, and erased like any missing entry.
+        assert!(matches!(keychain.get(&long), Err(Error::NotFound)));
+        keychain.erase(&long).unwrap();
     }
 
     #[test]

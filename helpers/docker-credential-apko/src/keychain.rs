@@ -30,7 +30,15 @@ pub struct Keychain {
     blobs: BlobStore,
     listing: Listing,
     backend: &'static str,
+    max_server_url: usize,
+    explain: Option<Explain>,
 }
+
+/// A backend's own reading of a store error, where the store's text would mislead.
+pub type Explain = fn(&keyring_core::Error) -> Option<String>;
+
+/// At most this many bytes of a server URL are quoted in an error.
+const QUOTED_URL: usize = 64;
 
 impl Keychain {
     /// A keychain over `blobs`; `backend` names it in error messages.
@@ -39,12 +47,39 @@ impl Keychain {
             blobs,
             listing,
             backend,
+            max_server_url: usize::MAX,
+            explain: None,
         }
+    }
+
+    /// Server URLs longer than `max` bytes are refused by `store` (naming the limit), not found
+    /// by `get` and erased by `erase` (nothing can be stored under them).
+    pub fn with_max_server_url(mut self, max: usize) -> Self {
+        self.max_server_url = max;
+        self
+    }
+
+    /// Store errors that `explain` recognises are reported in its words.
+    pub fn with_explain(mut self, explain: Explain) -> Self {
+        self.explain = Some(explain);
+        self
+    }
+
+    fn too_long(&self, server_url: &str) -> bool {
+        server_url.len() > self.max_server_url
     }
 
     fn fail(&self, what: &str, e: keyring_core::Error) -> Error {
         // Display only: keyring-core's Debug of some variants carries secret bytes.
-        Error::other(format!("{} ({}): {what}: {e}", crate::NAME, self.backend))
+        let text = self
+            .explain
+            .and_then(|explain| explain(&e))
+            .unwrap_or_else(|| e.to_string());
+        Error::other(format!(
+            "{} ({}): {what}: {text}",
+            crate::NAME,
+            self.backend
+        ))
     }
 
     fn lock(&self) -> Result<Option<IndexLock>, Error> {
@@ -79,6 +114,21 @@ impl Helper for Keychain {
     }
 
     fn add(&self, creds: &Credentials) -> Result<(), Error> {
+        let url = &creds.server_url;
+        if self.too_long(url) {
+            let mut end = QUOTED_URL.min(url.len());
+            while !url.is_char_boundary(end) {
+                end -= 1;
+            }
+            return Err(Error::other(format!(
+                "{} ({}): the server URL {:?}… is {} bytes long; this keychain takes server URLs of at most {} bytes",
+                crate::NAME,
+                self.backend,
+                &url[..end],
+                url.len(),
+                self.max_server_url
+            )));
+        }
         let _lock = self.lock()?;
         let value = serde_json::to_vec(creds).expect("credentials serialize");
         let label = format!(
@@ -99,6 +149,9 @@ impl Helper for Keychain {
     }
 
     fn get(&self, server_url: &str) -> Result<Credentials, Error> {
+        if self.too_long(server_url) {
+            return Err(Error::NotFound);
+        }
         let bytes = self
             .blobs
             .get(SERVICE, server_url)
@@ -115,6 +168,9 @@ impl Helper for Keychain {
     /// Erasing a missing key succeeds (exit 0), as docker-credential-secretservice does: `docker
     /// logout` erases up to four candidate keys and only one of them usually exists.
     fn erase(&self, server_url: &str) -> Result<(), Error> {
+        if self.too_long(server_url) {
+            return Ok(());
+        }
         let _lock = self.lock()?;
         if let Listing::Index(_) = self.listing {
             // Index first: `list` never names an entry that is already gone.

@@ -9,6 +9,8 @@ mod blob;
 #[cfg(test)]
 mod fake;
 mod keychain;
+#[cfg(target_os = "linux")]
+mod secret_service;
 
 pub use backend::BACKEND_ENV;
 pub use keychain::{INDEX_SERVICE, SERVICE};
@@ -52,6 +54,11 @@ pub fn run(
     mut stdout: impl Write,
     timeout: Duration,
 ) -> i32 {
+    if !matches!(args.as_slice(), [a] if ["store", "get", "erase", "list"].contains(&a.as_str())) {
+        // `version`, help and usage errors never touch the keychain: no worker thread, no
+        // watchdog (a thread's start-up is a tenth of `version`'s time).
+        return apko_credential::serve(&LazyKeychain::default(), &args, stdin, stdout);
+    }
     let (tx, rx) = mpsc::channel();
     let worker = std::thread::spawn(move || {
         let mut out = Vec::new();

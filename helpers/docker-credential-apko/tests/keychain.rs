@@ -353,3 +353,127 @@ fn a_keychain_that_never_answers_is_cut_off_by_the_watchdog() {
          unlock it, or use DOCKER_CREDENTIAL_APKO_BACKEND=keyutils on a machine without a desktop session\n"
     );
 }
+
+/// Runs the binary with `DOCKER_CREDENTIAL_APKO_BACKEND=keyutils`: (exit code, stdout).
+fn keyutils_run(action: &str, stdin: &[u8]) -> (Option<i32>, String) {
+    let inv = keyutils().invoke(&[action], stdin).unwrap();
+    (inv.code, String::from_utf8(inv.stdout).unwrap())
+}
+
+/// A server URL longer than a kernel key's description can hold: `store` names the URL and
+/// the limit (it said "Value of 'password' is invalid"), `get` does not find it and `erase`
+/// succeeds, as for any missing entry (both failed). One of exactly 4,000 bytes, with a secret
+/// of three parts, round-trips.
+#[test]
+fn a_server_url_too_long_for_the_kernel_keyring_is_refused_by_name_and_erases() {
+    let long = "h".repeat(100_000);
+    let payload = serde_json::json!({"ServerURL": long, "Username": "u", "Secret": "s"});
+    assert_eq!(
+        keyutils_run("store", payload.to_string().as_bytes()),
+        (
+            Some(1),
+            format!(
+                "docker-credential-apko (keyutils): the server URL \"{}\"… is 100000 bytes long; \
+                 this keychain takes server URLs of at most 4000 bytes\n",
+                "h".repeat(64)
+            )
+        )
+    );
+    assert_eq!(
+        keyutils_run("get", long.as_bytes()),
+        (Some(1), "credentials not found in native keychain\n".into())
+    );
+    assert_eq!(
+        keyutils_run("erase", long.as_bytes()),
+        (Some(0), String::new())
+    );
+
+    let mut edge = key("edge");
+    edge.push_str(&"e".repeat(4_000 - edge.len()));
+    let secret = "x".repeat(70_000);
+    let helper = keyutils();
+    helper
+        .store(&Credentials::new(&edge, "u", secret.as_str()))
+        .unwrap();
+    assert_eq!(helper.get(&edge).unwrap().unwrap().secret.expose(), &secret);
+    assert_eq!(
+        helper.list().unwrap().get(&edge).map(String::as_str),
+        Some("u")
+    );
+    assert!(helper.erase(&edge).unwrap());
+    assert!(helper.get(&edge).unwrap().is_none());
+    let one_more = format!("{edge}e");
+    let payload = serde_json::json!({"ServerURL": one_more, "Username": "u", "Secret": "s"});
+    let (code, out) = keyutils_run("store", payload.to_string().as_bytes());
+    assert_eq!(code, Some(1));
+    assert!(
+        out.ends_with(
+            "is 4001 bytes long; this keychain takes server URLs of at most 4000 bytes\n"
+        ),
+        "{out}"
+    );
+}
+
+/// The kernel's per-user key quota (20,000 bytes for a non-root user by default) is named, with
+/// the file that sets it and how to raise it; the store said "QuotaExceeded". Run as `nobody`
+/// when the tests run as root (root's quota is 25 MB), else as the test's own user.
+#[test]
+fn the_kernel_keyring_quota_is_named_with_how_to_raise_it() {
+    // SAFETY: getuid(2) cannot fail.
+    let root = unsafe { libc::getuid() } == 0;
+    let uid = if root {
+        65534
+    } else {
+        unsafe { libc::getuid() }
+    };
+    let read = |name: &str| {
+        let path = format!("/proc/sys/kernel/keys/{name}");
+        (
+            std::fs::read_to_string(&path).unwrap().trim().to_string(),
+            path,
+        )
+    };
+    let (bytes, bytes_path) = read("maxbytes");
+    let (keys, keys_path) = read("maxkeys");
+    let over: usize = bytes.parse::<usize>().unwrap() + 1;
+    assert!(
+        over < 32_000,
+        "{bytes_path} is {bytes}: the test needs a quota below one kernel key (32,000 bytes)"
+    );
+    let payload = serde_json::json!({
+        "ServerURL": key("quota"), "Username": "u", "Secret": "q".repeat(over),
+    });
+    let mut cmd = if root {
+        require("setpriv", "util-linux");
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN]);
+        c
+    } else {
+        Command::new(BIN)
+    };
+    let mut child = cmd
+        .arg("store")
+        .env("DOCKER_CREDENTIAL_APKO_BACKEND", "keyutils")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        payload.to_string().as_bytes(),
+    )
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        (out.status.code(), String::from_utf8(out.stdout).unwrap()),
+        (
+            Some(1),
+            format!(
+                "docker-credential-apko (keyutils): storing the credentials: the kernel keyring's \
+                 quota for user {uid} is full (at most {bytes} bytes of keys, {bytes_path}, and \
+                 {keys} keys, {keys_path}); erase other keys, or raise the quota as root: \
+                 `sysctl -w kernel.keys.maxbytes=1000000`\n"
+            )
+        )
+    );
+}
