@@ -12,7 +12,6 @@ PACKAGES=(
   pass gnupg                       # the pass helper's store
   gnome-keyring dbus dbus-x11 libsecret-tools # a real Secret Service
   keyutils                         # keyctl: the kernel keyring
-  libdbus-1-dev pkg-config         # build: docker-credential-apko's Secret Service backend
   docker-registry apache2-utils    # a real registry with htpasswd or token auth
   openssl                          # test CAs and certificates, token signing (registry tests)
   skopeo podman                    # containers/image clients of docker-credential-apko (credHelpers)
@@ -21,7 +20,7 @@ PACKAGES=(
   busybox-static                   # a static userland for images the tests run with podman
   git                              # apko build --vcs reads the checkout holding the config
   openssl python3                  # APK repository tests: a private CA, a Basic-auth file server
-  libsecret-1-dev                  # build: docker-credential-secretservice 0.9.13 (tests/peers.sh)
+  libsecret-1-dev pkg-config       # build: docker-credential-secretservice 0.9.13 (tests/peers.sh)
 )
 missing=()
 for pkg in "${PACKAGES[@]}"; do
