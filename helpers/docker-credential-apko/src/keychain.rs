@@ -59,7 +59,9 @@ impl Keychain {
         self
     }
 
-    /// Store errors that `explain` recognises are reported in its words.
+    /// Store errors that `explain` recognises are reported in its words (the kernel keyring's
+    /// quota; other platforms' stores say what they mean).
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub fn with_explain(mut self, explain: Explain) -> Self {
         self.explain = Some(explain);
         self
