@@ -29,12 +29,17 @@ struct Server {
 
 impl Server {
     fn start(tls: Option<&Tls>) -> Server {
+        Server::serving(&format!("{ROOT}/examples/hello"), tls)
+    }
+
+    /// Serves `root` (which holds `repo/`).
+    fn serving(root: &str, tls: Option<&Tls>) -> Server {
         require("python3", "python3");
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("requests.log");
         let mut cmd = Command::new("python3");
         cmd.arg(format!("{ROOT}/tests/fixtures/apk_repo_server.py"))
-            .arg(format!("{ROOT}/examples/hello"))
+            .arg(root)
             .env("APK_TEST_USER", USER)
             .env("APK_TEST_PASSWORD", SENTINEL)
             .stdout(Stdio::piped())
@@ -407,4 +412,170 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
+}
+
+/// A copy of examples/hello/repo whose `apk-configuration` names a JWKS holding the
+/// example's key under `kid` (served beside it, behind the same Basic auth).
+fn discovery_repo(kid: &str) -> (tempfile::TempDir, Server) {
+    use base64::Engine;
+    use rsa::pkcs8::DecodePublicKey;
+    use rsa::traits::PublicKeyParts;
+    let root = tempfile::tempdir().unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(format!("{ROOT}/examples/hello/repo"))
+        .arg(root.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = Server::serving(root.path().to_str().unwrap(), None);
+    let pem =
+        std::fs::read_to_string(format!("{ROOT}/examples/hello/apko-rs-example.rsa.pub")).unwrap();
+    let key = rsa::RsaPublicKey::from_public_key_pem(pem.trim()).unwrap();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwks = format!(
+        r#"{{"keys":[{{"kty":"RSA","alg":"RS256","use":"sig","kid":"{kid}","n":"{}","e":"{}"}}]}}"#,
+        b64.encode(key.n().to_bytes_be()),
+        b64.encode(key.e().to_bytes_be())
+    );
+    std::fs::write(root.path().join("jwks.json"), jwks).unwrap();
+    std::fs::write(
+        root.path().join("repo/apk-configuration"),
+        format!(r#"{{"jwks_uri":"http://{}/jwks.json"}}"#, server.host),
+    )
+    .unwrap();
+    (root, server)
+}
+
+#[tokio::test]
+async fn keys_are_discovered_from_a_repository_that_publishes_them() {
+    let (_root, server) = discovery_repo("apko-rs-example");
+    let cache = tempfile::tempdir().unwrap();
+    let value = format!("{}={USER}:{SENTINEL}", server.host);
+    let resolver =
+        Config::new("{}").resolver(vec![inline::parse(&value, "--auth #1").unwrap()], &[]);
+    let mut req = request(&resolver, server.url());
+    req.keyring = vec![];
+    req.cache_dir = Some(cache.path().to_path_buf());
+    let tree = installs(&req).await.unwrap();
+    // Trusted for the index and installed into the image under the name signatures use, as
+    // PKIX PEM (what apko writes).
+    let pem =
+        std::fs::read_to_string(format!("{ROOT}/examples/hello/apko-rs-example.rsa.pub")).unwrap();
+    let written = file(&tree, "etc/apk/keys/apko-rs-example.rsa.pub");
+    assert!(
+        written.starts_with("-----BEGIN PUBLIC KEY-----\n"),
+        "{written}"
+    );
+    let normalise = |t: &str| {
+        t.lines()
+            .filter(|l| !l.starts_with("-----"))
+            .collect::<String>()
+    };
+    assert_eq!(normalise(&written), normalise(&pem));
+    let log = server.requests();
+    let asked: Vec<&str> = log.lines().filter(|l| !l.contains(" 401 ")).collect();
+    // Discovery only after the index named a key the keyring lacks; then that index again.
+    assert_eq!(
+        asked[..4],
+        [
+            "GET /repo/x86_64/APKINDEX.tar.gz ok user=repo-user",
+            "GET /repo/apk-configuration ok user=repo-user",
+            "GET /jwks.json ok user=repo-user",
+            "GET /repo/x86_64/APKINDEX.tar.gz ok user=repo-user",
+        ],
+        "{log}"
+    );
+    assert!(
+        asked[4..]
+            .iter()
+            .all(|l| l.ends_with(".apk ok user=repo-user")),
+        "{log}"
+    );
+    assert_eq!(asked.len(), 6, "{log}");
+
+    // Offline, the JWKS cached by that build still supplies the key.
+    drop(server);
+    req.offline = true;
+    let tree = installs(&req).await.unwrap();
+    assert_eq!(file(&tree, "etc/apk/keys/apko-rs-example.rsa.pub"), written);
+}
+
+#[tokio::test]
+async fn a_repository_without_discovery_gets_the_missing_key_error() {
+    let (root, server) = discovery_repo("another-key");
+    let value = format!("{}={USER}:{SENTINEL}", server.host);
+    let resolver =
+        Config::new("{}").resolver(vec![inline::parse(&value, "--auth #1").unwrap()], &[]);
+    let mut req = request(&resolver, server.url());
+    req.keyring = vec![];
+    let want = format!(
+        "http://{}/repo/x86_64/APKINDEX.tar.gz is signed by apko-rs-example.rsa.pub, which is not in the keyring (it has another-key.rsa.pub); add that public key to contents.keyring (or -k/--keyring-append)",
+        server.host
+    );
+    // A JWKS with another key: trusted, but the index is not signed by it.
+    assert_eq!(installs(&req).await.unwrap_err().to_string(), want);
+    // No discovery document (404): the keyring stays empty.
+    std::fs::remove_file(root.path().join("repo/apk-configuration")).unwrap();
+    assert_eq!(
+        installs(&req).await.unwrap_err().to_string(),
+        format!(
+            "http://{}/repo/x86_64/APKINDEX.tar.gz is signed by apko-rs-example.rsa.pub, which is not in the keyring (the keyring is empty); add that public key to contents.keyring (or -k/--keyring-append)",
+            server.host
+        )
+    );
+    // A discovery document that is not JSON: the same error (and a warning naming it).
+    std::fs::write(root.path().join("repo/apk-configuration"), "<html>").unwrap();
+    assert!(installs(&req).await.unwrap_err().to_string().ends_with(
+        "(the keyring is empty); add that public key to contents.keyring (or -k/--keyring-append)"
+    ));
+}
+
+#[test]
+fn install_keys_writes_what_the_repositories_publish() {
+    let (_root, server) = discovery_repo("apko-rs-example");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc/apk")).unwrap();
+    std::fs::write(
+        root.path().join("etc/apk/repositories"),
+        format!("# local and remote\n/var/empty/repo\n{}\n", server.url()),
+    )
+    .unwrap();
+    let auth = root.path().join("auth");
+    std::fs::write(&auth, format!("{}={USER}:{SENTINEL}\n", server.host)).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let run = |root: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_apko"))
+            .args(["install-keys", "--root"])
+            .arg(root)
+            .arg("--auth-file")
+            .arg(&auth)
+            .env("HOME", home.path())
+            .env_remove("DOCKER_CONFIG")
+            .output()
+            .unwrap()
+    };
+    let out = run(root.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let key = root.path().join("etc/apk/keys/apko-rs-example.rsa.pub");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----\n"), "{pem}");
+    assert!(
+        stderr.contains(&format!("wrote {} (from {})", key.display(), server.url())),
+        "{stderr}"
+    );
+    assert!(!stderr.contains(SENTINEL));
+
+    // No list to read: the error names the file and why it is needed.
+    let empty = tempfile::tempdir().unwrap();
+    let out = run(empty.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!(
+            "Error: cannot read {}/etc/apk/repositories: install-keys discovers keys for the repositories listed there: No such file or directory (os error 2)\n",
+            empty.path().display()
+        )
+    );
 }

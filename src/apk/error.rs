@@ -46,9 +46,12 @@ pub enum ApkError {
     /// A public key could not be loaded.
     #[error("{0}")]
     Key(String),
-    /// An index signature is missing, from an unknown key, or does not match.
+    /// An index signature is missing or does not match.
     #[error("{0}")]
     Signature(String),
+    /// An index is signed only by keys the keyring lacks (key discovery may supply them).
+    #[error("{0}")]
+    UnknownKey(String),
     /// A checksum does not match: a tampered or corrupted index or package.
     #[error("{0}")]
     Integrity(String),

@@ -39,6 +39,8 @@ pub enum Kind {
     Package,
     /// A public key: [`crate::net::MAX_KEY_SIZE`].
     Key,
+    /// A key-discovery document (`apk-configuration`, its JWKS): as small as a key.
+    Discovery,
 }
 
 impl Kind {
@@ -57,10 +59,10 @@ impl Kind {
                 }
             }
             Kind::Package => (http, "--max-http-response-size"),
-            Kind::Key if crate::net::MAX_KEY_SIZE < http => {
+            Kind::Key | Kind::Discovery if crate::net::MAX_KEY_SIZE < http => {
                 (crate::net::MAX_KEY_SIZE, "a public key is far smaller")
             }
-            Kind::Key => (http, "--max-http-response-size"),
+            Kind::Key | Kind::Discovery => (http, "--max-http-response-size"),
         }
     }
 }
@@ -160,6 +162,11 @@ impl<'a> Fetcher<'a> {
         })
     }
 
+    /// Whether downloads are refused (`--offline`).
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
     /// The cache directory, if any.
     pub fn cache_dir(&self) -> Option<&Path> {
         self.cache_dir.as_deref()
@@ -203,7 +210,10 @@ impl<'a> Fetcher<'a> {
                 cache: self.cache_dir.clone(),
             });
         }
-        let bytes = self.get(spec, url, kind).await?;
+        let bytes = self
+            .get(spec, url, kind, false)
+            .await?
+            .expect("only a lookup answers a miss");
         Ok(Fetched {
             bytes,
             unstored: cached,
@@ -239,8 +249,32 @@ impl<'a> Fetcher<'a> {
             .clone()
     }
 
-    /// GET `url` (no credentials in it) with the credentials for its host.
-    async fn get(&self, spec: &Spec, url: &str, kind: Kind) -> Result<Vec<u8>, ApkError> {
+    /// GET `url` (credentials from `spec` or its host, as for a download), where a 404
+    /// means the server does not offer it: `None`. For key discovery, which is optional.
+    pub async fn lookup(
+        &self,
+        spec: &Spec,
+        url: &str,
+        kind: Kind,
+    ) -> Result<Option<Vec<u8>>, ApkError> {
+        if self.offline {
+            return Err(ApkError::Offline {
+                url: url.to_string(),
+                cache: self.cache_dir.clone(),
+            });
+        }
+        self.get(spec, url, kind, true).await
+    }
+
+    /// GET `url` (no credentials in it) with the credentials for its host; a 404 is `None`
+    /// when `missing_ok`, an error otherwise.
+    async fn get(
+        &self,
+        spec: &Spec,
+        url: &str,
+        kind: Kind,
+        missing_ok: bool,
+    ) -> Result<Option<Vec<u8>>, ApkError> {
         let target = Target::apk_repository(url);
         let cell = self.host_state(&target.host).await;
         let (limit, setting) = kind.limit(&self.policy);
@@ -312,7 +346,7 @@ impl<'a> Fetcher<'a> {
             let status = response.status();
             if status.is_success() {
                 match crate::net::read_body(response, limit, setting, &self.policy).await {
-                    Ok(bytes) => return Ok(bytes.into()),
+                    Ok(bytes) => return Ok(Some(bytes.into())),
                     Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                         tracing::debug!(url, attempt, "download cut off ({e}); retrying");
                         tokio::time::sleep(backoff(attempt, None)).await;
@@ -353,6 +387,9 @@ impl<'a> Fetcher<'a> {
                         after(attempt)
                     ),
                 });
+            }
+            if missing_ok && status == reqwest::StatusCode::NOT_FOUND {
+                return Ok(None);
             }
             if status != reqwest::StatusCode::UNAUTHORIZED
                 && status != reqwest::StatusCode::FORBIDDEN

@@ -4,6 +4,7 @@
 
 pub mod cache;
 pub mod db;
+pub mod discover;
 pub mod error;
 pub mod fetch;
 pub mod index;

@@ -68,21 +68,50 @@ struct Prepared {
 
 /// Loads the keyring, then fetches and verifies every repository's index for `req.arch`.
 async fn prepare(req: &InstallRequest<'_>, fetcher: &Fetcher<'_>) -> Result<Prepared, ApkError> {
-    let keyring = load_keyring(req, fetcher).await?;
+    let mut keyring = load_keyring(req, fetcher).await?;
     let specs = req
         .repositories
         .iter()
         .chain(&req.build_repositories)
         .map(|r| Spec::parse(r))
         .collect::<Result<Vec<_>, _>>()?;
+    // An index signed by a key the keyring lacks gets one more try after asking its
+    // repository for its keys (apko's Chainguard-style discovery), so a build asks only the
+    // repositories whose keys it needs.
+    let mut results = load_indexes(req, fetcher, &specs, &keyring, None).await;
+    let unknown: Vec<usize> = (0..specs.len())
+        .filter(|&i| matches!(results[i], Err(ApkError::UnknownKey(_))))
+        .collect();
+    let mut found = 0;
+    for &i in &unknown {
+        found += super::discover::add_discovered(fetcher, &specs[i], &mut keyring).await?;
+    }
+    if found > 0 {
+        let again = load_indexes(req, fetcher, &specs, &keyring, Some(&unknown)).await;
+        for (i, result) in unknown.iter().zip(again) {
+            results[*i] = result;
+        }
+    }
+    let indexes = results.into_iter().collect::<Result<Vec<_>, _>>()?;
+    finish_prepare(req, specs, indexes, keyring)
+}
+
+/// Fetches and verifies the index of each repository (or of those in `only`), in order.
+async fn load_indexes(
+    req: &InstallRequest<'_>,
+    fetcher: &Fetcher<'_>,
+    specs: &[Spec],
+    keyring: &Keyring,
+    only: Option<&[usize]>,
+) -> Vec<Result<Index, ApkError>> {
     let arch = req.arch.as_str();
-    let check = (!req.ignore_signatures).then_some(&keyring);
+    let check = (!req.ignore_signatures).then_some(keyring);
+    let which: Vec<usize> = only.map_or_else(|| (0..specs.len()).collect(), <[usize]>::to_vec);
     // Indices, not references, feed the streams: a future that holds a closure over
     // references is not `Send` for every lifetime, and the image builder spawns this one.
-    let specs_ref = &specs;
-    let indexes: Vec<Index> = stream::iter(0..specs.len())
+    stream::iter(which)
         .map(|i| async move {
-            let spec = &specs_ref[i];
+            let spec = &specs[i];
             let location = spec.join(&format!("{arch}/APKINDEX.tar.gz"));
             let what = location.display();
             let cache = format!("indexes/{}/APKINDEX.tar.gz", url_key(&what));
@@ -94,8 +123,16 @@ async fn prepare(req: &InstallRequest<'_>, fetcher: &Fetcher<'_>) -> Result<Prep
             Ok::<_, ApkError>(index)
         })
         .buffered(PARALLEL)
-        .try_collect()
-        .await?;
+        .collect()
+        .await
+}
+
+fn finish_prepare(
+    req: &InstallRequest<'_>,
+    specs: Vec<Spec>,
+    indexes: Vec<Index>,
+    keyring: Keyring,
+) -> Result<Prepared, ApkError> {
     if req.ignore_signatures {
         tracing::warn!("index signatures are not checked (--ignore-signatures)");
     }

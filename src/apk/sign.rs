@@ -218,7 +218,7 @@ pub fn verify(signed: &Signed<'_>, keyring: &Keyring, what: &str) -> Result<Stri
         .map(|s| s.key_name.as_str())
         .collect();
     let have: Vec<&str> = keyring.keys().iter().map(|k| k.name.as_str()).collect();
-    Err(ApkError::Signature(format!(
+    Err(ApkError::UnknownKey(format!(
         "{what} is signed by {}, which is not in the keyring ({}); add that public key to contents.keyring (or -k/--keyring-append)",
         signers.join(", "),
         if have.is_empty() {

@@ -5,6 +5,7 @@ mod auth;
 mod auth_args;
 mod build;
 mod clean;
+mod install_keys;
 mod lock;
 mod login;
 mod minirootfs;
@@ -65,6 +66,9 @@ enum Command {
     BuildMinirootfs(Box<minirootfs::MinirootfsArgs>),
     /// Empty the download cache (packages, indexes and keys kept between builds).
     Clean(clean::CleanArgs),
+    /// Discover and install keys for all repositories (of /etc/apk/repositories, into
+    /// /etc/apk/keys), from those that publish them.
+    InstallKeys(install_keys::InstallKeysArgs),
     /// Print the configuration as apko reads it (includes merged, credentials redacted).
     ShowConfig {
         /// The apko configuration (YAML).
@@ -151,6 +155,7 @@ pub fn main() -> ExitCode {
         Command::Build(args) => build::run(*args, config),
         Command::BuildMinirootfs(args) => minirootfs::run(*args, config),
         Command::Clean(args) => clean::run(args),
+        Command::InstallKeys(args) => install_keys::run(args, config),
         Command::ShowPackages(args) => show_packages::run(*args, config),
         Command::Lock(args) => lock::run(*args, "lock.json", config),
         Command::Resolve(args) => {
