@@ -7,5 +7,6 @@ pub mod cli;
 pub mod fs;
 pub mod image;
 pub mod net;
+pub mod oci;
 pub mod redact;
 pub mod registry;

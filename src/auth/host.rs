@@ -1,10 +1,22 @@
 //! The keys credentials are stored under, and how a host matches them: docker/cli's
 //! `getAuthConfigKey` and `ConvertToHostname`, containers-auth.json's namespaced keys.
 
-use crate::registry::reference::{DOCKER_HUB, normalize_registry};
+/// The registry every unqualified image reference means, and the name Docker Hub's other
+/// names fold into.
+pub const DOCKER_HUB: &str = "docker.io";
 
 /// The key Docker Hub credentials live under (docker/cli `IndexServer`).
 pub const DOCKER_HUB_KEY: &str = "https://index.docker.io/v1/";
+
+/// Folds Docker Hub's other names into [`DOCKER_HUB`] and lowercases: what "the same
+/// registry" means for references and credential keys alike.
+pub fn normalize_registry(host: &str) -> String {
+    let lower = host.to_ascii_lowercase();
+    match lower.as_str() {
+        "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
+        _ => lower,
+    }
+}
 
 /// The key `docker login`, `credsStore` and `credHelpers` use for `host` (docker/cli
 /// `getAuthConfigKey`): Docker Hub's names become [`DOCKER_HUB_KEY`], others are unchanged.

@@ -6,7 +6,7 @@
 //! command line. Error messages never quote a value.
 
 use super::credential::Credential;
-use crate::registry::reference::normalize_registry;
+use super::host::normalize_registry;
 use apko_credential::Secret;
 use std::path::PathBuf;
 

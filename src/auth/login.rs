@@ -3,9 +3,8 @@
 //! into `auths` (unencrypted, with a warning) when no helper is configured.
 
 use super::config::{ConfigFile, FileKind, Locations, encode_basic};
-use super::host::{DOCKER_HUB_KEY, auth_config_key, convert_to_hostname, key_host};
+use super::host::{DOCKER_HUB, DOCKER_HUB_KEY, auth_config_key, convert_to_hostname, key_host};
 use super::write;
-use crate::registry::reference::DOCKER_HUB;
 use anyhow::Context;
 use apko_credential::{Credentials, Program, Secret};
 use serde_json::{Map, Value};

@@ -9,9 +9,9 @@
 
 use super::config::{AuthEntry, ConfigError, ConfigFile, FileKind, Locations};
 use super::credential::Credential;
+use super::host::normalize_registry;
 use super::host::{auth_config_key, exact_auth_keys, helper_keys, key_host};
 use super::inline::{InlineAuth, InlineValue};
-use crate::registry::reference::{Reference, normalize_registry};
 use apko_credential::Program;
 use std::collections::HashMap;
 use std::fmt;
@@ -38,12 +38,21 @@ pub struct Target {
     pub kind: TargetKind,
 }
 
+/// An image reference as credential lookup sees it. A trait, so that `auth` (below
+/// `registry`) does not depend on `registry::reference::Reference`, which implements it.
+pub trait RegistryRepository {
+    /// The registry, normalised (`docker.io` for Docker Hub).
+    fn registry(&self) -> &str;
+    /// The repository (`library/alpine`).
+    fn repository(&self) -> &str;
+}
+
 impl Target {
     /// The registry of an image reference.
-    pub fn registry(reference: &Reference) -> Target {
+    pub fn registry(reference: &impl RegistryRepository) -> Target {
         Target {
-            host: reference.registry.clone(),
-            repository: Some(reference.repository.clone()),
+            host: reference.registry().to_string(),
+            repository: Some(reference.repository().to_string()),
             kind: TargetKind::Registry,
         }
     }

@@ -3,7 +3,6 @@
 
 use super::client::Client;
 use super::error::Error;
-use super::manifest::Platform;
 use super::pull::pull_image;
 use super::reference::Reference;
 use super::session::Credentials;
@@ -35,10 +34,11 @@ pub fn is_reference(image: &str) -> bool {
 
 /// The layout for `image`: the directory itself, or the image pulled (just `platforms`) into a
 /// temporary layout that lives as long as the returned value. Its blobs are kept in
-/// `cache_dir/blobs` for the next pull.
-pub async fn layout(
+/// `cache_dir/blobs` for the next pull. `platforms` are [`crate::oci::Platform`]s or the
+/// `registry::manifest` form `image/build.rs` still builds.
+pub async fn layout<P: Clone + Into<crate::oci::Platform>>(
     image: &str,
-    platforms: &[Platform],
+    platforms: &[P],
     resolver: Arc<Resolver>,
     options: &Options,
     offline: bool,
@@ -51,16 +51,16 @@ pub async fn layout(
         });
     }
     if offline {
-        return Err(Error::Other(format!(
+        return Err(Error::Refused(format!(
             "base image {image} is in a registry and --offline forbids pulling it: pull it first (apko pull {image} DIR) and name DIR as contents.baseimage.image"
         )));
     }
-    let reference = Reference::parse(image).map_err(|e| Error::Other(e.to_string()))?;
+    let reference = Reference::parse(image).map_err(|e| Error::Reference(e.to_string()))?;
     let dir = tempfile::Builder::new()
         .prefix("apko-base-")
         .tempdir()
         .map_err(|e| {
-            Error::Other(format!(
+            Error::Io(format!(
                 "cannot create a directory for base image {image}: {e}"
             ))
         })?;
@@ -70,7 +70,15 @@ pub async fn layout(
     };
     let client = Client::new(options, Credentials::Resolver(resolver))?;
     let blobs = cache_dir.map(|c| c.join("blobs"));
-    let pulled = pull_image(&client, &reference, platforms, dir.path(), blobs.as_deref()).await?;
+    let platforms: Vec<crate::oci::Platform> = platforms.iter().cloned().map(Into::into).collect();
+    let pulled = pull_image(
+        &client,
+        &reference,
+        &platforms,
+        dir.path(),
+        blobs.as_deref(),
+    )
+    .await?;
     tracing::info!("base image {image}: pulled {}", pulled.digest);
     Ok(BaseLayout {
         path: dir.path().to_path_buf(),

@@ -2,11 +2,10 @@
 //! chunks for large ones) and downloads streamed to disk with their digest checked.
 
 use super::client::{Client, check_digest_header, location};
-use super::digest::{Digest, Hasher};
 use super::error::Error;
-use super::manifest::Descriptor;
 use super::session::Registry;
 use super::transport::{Body, Counter, Request, redact};
+use crate::oci::{Descriptor, Digest, Hasher};
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE};
 use reqwest::{Method, StatusCode};
@@ -123,7 +122,7 @@ impl Client {
         options: &UploadOptions,
         progress: Option<&Counter>,
     ) -> Result<Pushed, Error> {
-        let digest = &desc.digest;
+        let digest = &desc.checked_digest()?;
         if self
             .blob_exists(registry, repository, scopes, digest)
             .await?
@@ -324,7 +323,7 @@ impl Client {
         dest: &Path,
         progress: Option<&Counter>,
     ) -> Result<(), Error> {
-        let digest = &desc.digest;
+        let digest = &desc.checked_digest()?;
         let url = Client::url(registry, repository, &format!("blobs/{digest}"));
         let context = format!("GET blob {digest} from {}/{repository}", registry.host);
         let response = self
@@ -345,7 +344,7 @@ impl Client {
             )
             .await);
         }
-        let io = |what: &str, e: std::io::Error| Error::Other(format!("{what}: {e}"));
+        let io = |what: &str, e: std::io::Error| Error::Io(format!("{what}: {e}"));
         let partial =
             dest.with_file_name(format!(".{}.partial-{}", digest.hex(), std::process::id()));
         // Created here, not on the blocking pool, so that a download dropped (a parallel one
@@ -387,7 +386,7 @@ impl Client {
                 })?;
                 received += chunk.len() as u64;
                 if received > desc.size {
-                    return Err(Error::Other(format!(
+                    return Err(Error::DigestMismatch(format!(
                         "{context}: the registry sent more than the {} bytes the manifest gives",
                         desc.size
                     )));
@@ -404,14 +403,14 @@ impl Client {
                 .await
                 .map_err(|e| io(&format!("cannot write {}", partial.display()), e))?;
             if received != desc.size {
-                return Err(Error::Other(format!(
+                return Err(Error::DigestMismatch(format!(
                     "{context}: got {received} bytes, the manifest gives {}",
                     desc.size
                 )));
             }
             let got = hasher.finish();
             if got != *digest {
-                return Err(Error::Other(format!(
+                return Err(Error::DigestMismatch(format!(
                     "{context}: the content's digest is {got}: refusing it"
                 )));
             }

@@ -3,13 +3,13 @@
 
 use super::client::Client;
 use super::error::Error;
-use super::manifest::Platform;
 use super::pull::{self, Pulled};
 use super::push::{self, PushOptions, PushResult};
 use super::reference::Reference;
 use super::session::Credentials;
 use super::transport::Options;
 use crate::auth::Resolver;
+use crate::oci::Platform;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
 /// Pushes the OCI layout at `layout_dir` to every tag, with credentials from `resolver`

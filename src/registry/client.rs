@@ -2,12 +2,11 @@
 //! 401 handling of [`session`](super::session)), and manifest reads and writes with their
 //! digests checked.
 
-use super::digest::Digest;
 use super::error::{Error, error_detail};
-use super::manifest;
 use super::reference::Reference;
 use super::session::{Attempt, Credentials, Refusal, Registry};
 use super::transport::{Body, Counter, Options, Request, Transport, redact};
+use crate::oci::{self, Digest};
 use bytes::Bytes;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap};
 use reqwest::{Method, StatusCode, Url};
@@ -127,7 +126,7 @@ impl Client {
             .as_deref()
             .map(Digest::parse)
             .transpose()
-            .map_err(|e| Error::Other(e.to_string()))?;
+            .map_err(|e| Error::Reference(e.to_string()))?;
         let name = match (&wanted, &reference.tag) {
             (Some(d), _) => d.to_string(),
             (None, Some(t)) => t.clone(),
@@ -135,7 +134,7 @@ impl Client {
         };
         let url = Self::url(&registry, repo, &format!("manifests/{name}"));
         let scopes = [super::session::repository_scope(repo, "pull")];
-        let req = Request::new(Method::GET, url).header(ACCEPT, manifest::ACCEPT);
+        let req = Request::new(Method::GET, url).header(ACCEPT, oci::ACCEPT);
         let context = format!("GET manifest {name} of {}/{repo}", reference.registry);
         let response = self.send(&registry, repo, &scopes, &req, None).await?;
         if response.status() != StatusCode::OK {
@@ -157,7 +156,7 @@ impl Client {
         let expected = wanted.or(served);
         let digest = match &expected {
             Some(d) if !d.matches(&body) => {
-                return Err(Error::Other(format!(
+                return Err(Error::DigestMismatch(format!(
                     "{}/{repo} served manifest {name} with digest {} instead of {d}: refusing it",
                     reference.registry,
                     Digest::sha256(&body)
@@ -170,8 +169,8 @@ impl Client {
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(|v| v.split(';').next().unwrap_or(v).trim().to_string());
-        let media_type = manifest::media_type_of(&body, content_type.as_deref())
-            .map_err(|why| Error::Other(format!("{context}: {why}")))?;
+        let media_type = oci::media_type_of(&body, content_type.as_deref())
+            .map_err(|why| Error::manifest(&context, why))?;
         Ok(Fetched {
             bytes: body,
             media_type,
@@ -217,7 +216,7 @@ pub fn check_digest_header(headers: &HeaderMap, sent: &Digest, context: &str) ->
         .and_then(|v| v.to_str().ok())
         && served != sent.as_str()
     {
-        return Err(Error::Other(format!(
+        return Err(Error::DigestMismatch(format!(
             "{context}: the registry stored {served}, not {sent}"
         )));
     }
@@ -229,9 +228,11 @@ pub fn location(registry: &Registry, headers: &HeaderMap, context: &str) -> Resu
     let text = headers
         .get(reqwest::header::LOCATION)
         .and_then(|v| v.to_str().ok())
-        .ok_or_else(|| Error::Other(format!("{context}: the registry gave no upload Location")))?;
+        .ok_or_else(|| {
+            Error::Protocol(format!("{context}: the registry gave no upload Location"))
+        })?;
     registry.base.join(text).map_err(|_| {
-        Error::Other(format!(
+        Error::Protocol(format!(
             "{context}: invalid upload Location {:?}",
             redact(&registry.base)
         ))

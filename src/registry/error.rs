@@ -33,9 +33,48 @@ pub enum Error {
     /// No credential source could authenticate.
     #[error(transparent)]
     Credentials(#[from] ResolveError),
-    /// Something else, fully described.
+    /// A reference, tag or digest the caller gave that cannot be used.
     #[error("{0}")]
-    Other(String),
+    Reference(String),
+    /// A manifest or index that is malformed, or lacks what was asked of it (a platform).
+    #[error("{0}")]
+    Manifest(String),
+    /// A manifest of a media type this client does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// Content that does not match its digest or size, as served or as stored.
+    #[error("{0}")]
+    DigestMismatch(String),
+    /// A body larger than apko holds in memory for its kind (never retried).
+    #[error("{0}")]
+    TooLarge(String),
+    /// The registry broke the protocol: no usable `Location`, a 401 without a challenge, a
+    /// token answer that is not one, too many redirects.
+    #[error("{0}")]
+    Protocol(String),
+    /// Refused for safety or by an option: credentials towards plain HTTP or an internal
+    /// address, a downgrade to HTTP, a pull under `--offline`.
+    #[error("{0}")]
+    Refused(String),
+    /// The registry refused a fixed credential (or anonymous access) and there is no other
+    /// source to try.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// `login` could not verify the credential (refused or unreachable); nothing was stored.
+    #[error("{0}")]
+    Login(String),
+    /// The trust settings cannot be used: `--ca-file`, `SSL_CERT_FILE`, the TLS client.
+    #[error("{0}")]
+    Tls(String),
+    /// An OCI layout that cannot be read or written.
+    #[error(transparent)]
+    Layout(#[from] crate::oci::LayoutError),
+    /// Local I/O outside a layout (a blob being received, a file being sent).
+    #[error("{0}")]
+    Io(String),
+    /// The process could not do its part: the async runtime, a worker task.
+    #[error("{0}")]
+    Internal(String),
     /// A failure that was already retried as often as allowed: whoever would restart the
     /// operation on a passing failure must not multiply the attempts.
     #[error(transparent)]
@@ -159,11 +198,21 @@ impl Error {
         }
     }
 
+    /// A manifest or index (read as `what`) that cannot be used: an unsupported media type
+    /// apart from the rest, so that a caller can tell it from a malformed document.
+    pub fn manifest(what: &str, why: crate::oci::ManifestError) -> Error {
+        let text = format!("{what}: {why}");
+        match why {
+            crate::oci::ManifestError::UnsupportedMediaType(_) => Error::UnsupportedMediaType(text),
+            _ => Error::Manifest(text),
+        }
+    }
+
     /// A body held in memory that did not arrive whole: too large (never retried), too slow
     /// or cut off (retried as transport errors are).
     pub fn body(context: String, err: crate::net::BodyError) -> Error {
         if err.is_too_large() {
-            return Error::Other(format!("{context}: {err}"));
+            return Error::TooLarge(format!("{context}: {err}"));
         }
         Error::Transport {
             context,
@@ -189,6 +238,13 @@ impl Error {
             // A certificate that is not trusted now will not be in a second.
             retriable: !certificate && crate::net::is_transient(err),
         }
+    }
+}
+
+/// A descriptor built in memory with a digest that is not one (those read are checked).
+impl From<crate::oci::DigestError> for Error {
+    fn from(e: crate::oci::DigestError) -> Error {
+        Error::Manifest(e.to_string())
     }
 }
 

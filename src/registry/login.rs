@@ -38,7 +38,7 @@ pub async fn verify(
     )
     .await?;
     let failed =
-        |why: String| Error::Other(format!("login to {host} failed: {why}; nothing was stored"));
+        |why: String| Error::Login(format!("login to {host} failed: {why}; nothing was stored"));
     let (header, identity_token) = match registry.scheme().await {
         Scheme::Open => {
             return Ok(Verified {
@@ -103,6 +103,6 @@ pub fn verify_blocking(
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| Error::Other(format!("cannot start the async runtime: {e}")))?
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?
         .block_on(verify(&transport, host, username, password))
 }

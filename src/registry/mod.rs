@@ -1,15 +1,14 @@
 //! Talking to OCI registries: references, the authentication flows (Basic, tokens, identity
 //! tokens, credential fallback), blob and manifest transfer, and pushing and pulling whole
-//! images between OCI layouts and registries.
+//! images between OCI layouts and registries. The documents and layouts themselves are
+//! [`crate::oci`]'s.
 
 pub mod baseimage;
 pub mod blob;
 pub mod blocking;
 pub mod challenge;
 pub mod client;
-pub mod digest;
 pub mod error;
-pub mod layout;
 pub mod login;
 pub mod manifest;
 pub mod progress;

@@ -3,13 +3,11 @@
 //! reads when it names a registry.
 
 use super::client::Client;
-use super::digest::Digest;
 use super::error::Error;
-use super::layout::Layout;
-use super::manifest::{self, Descriptor, Manifest, Parsed, Platform};
 use super::progress::Progress;
 use super::reference::Reference;
 use super::session::repository_scope;
+use crate::oci::{self, Descriptor, Digest, Layout, Manifest, Parsed, Platform};
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
 use std::path::Path;
@@ -43,8 +41,8 @@ pub async fn pull_image(
     let registry = client.registry(&reference.registry).await?;
     let repo = &reference.repository;
     let scopes = [repository_scope(repo, "pull")];
-    let parsed = manifest::parse(&root.bytes, &root.media_type)
-        .map_err(|why| Error::Other(format!("{reference}: {why}")))?;
+    let parsed = oci::parse(&root.bytes, &root.media_type)
+        .map_err(|why| Error::manifest(&reference.to_string(), why))?;
 
     // (descriptor, manifest) of every image to pull.
     let mut images: Vec<(Descriptor, Manifest)> = Vec::new();
@@ -71,7 +69,7 @@ pub async fn pull_image(
                         .iter()
                         .filter_map(|d| d.platform.as_ref().map(|p| p.to_string()))
                         .collect();
-                    return Err(Error::Other(format!(
+                    return Err(Error::Manifest(format!(
                         "{reference} has no image for {wanted} (it has {})",
                         if have.is_empty() {
                             "no platform entries".to_string()
@@ -82,8 +80,8 @@ pub async fn pull_image(
                 }
             }
             for desc in &selected {
-                if manifest::is_index(&desc.media_type) {
-                    return Err(Error::Other(format!(
+                if oci::is_index(&desc.media_type) {
+                    return Err(Error::Manifest(format!(
                         "{reference}: nested index {} is not supported",
                         desc.digest
                     )));
@@ -95,14 +93,17 @@ pub async fn pull_image(
                         ..reference.clone()
                     })
                     .await?;
-                match manifest::parse(&child.bytes, &desc.media_type) {
+                match oci::parse(&child.bytes, &desc.media_type) {
                     Ok(Parsed::Manifest(m)) => images.push(((*desc).clone(), m)),
                     Ok(Parsed::Index(_)) => unreachable!("not an index media type"),
                     Err(why) => {
-                        return Err(Error::Other(format!("{reference}@{}: {why}", desc.digest)));
+                        return Err(Error::manifest(
+                            &format!("{reference}@{}", desc.digest),
+                            why,
+                        ));
                     }
                 }
-                layout.write_blob(&desc.digest, &child.bytes)?;
+                layout.write_blob(&desc.checked_digest()?, &child.bytes)?;
             }
             index_json = if selected.len() == index.manifests.len() {
                 root.bytes.to_vec()
@@ -111,12 +112,7 @@ pub async fn pull_image(
             };
         }
         Parsed::Manifest(m) => {
-            let desc = Descriptor {
-                media_type: root.media_type.clone(),
-                digest: root.digest.clone(),
-                size: root.bytes.len() as u64,
-                platform: None,
-            };
+            let desc = Descriptor::new(&root.media_type, &root.digest, root.bytes.len() as u64);
             layout.write_blob(&root.digest, &root.bytes)?;
             images.push((desc, m));
             index_json = Vec::new(); // written once the config (and so the platform) is here
@@ -128,7 +124,7 @@ pub async fn pull_image(
         .iter()
         .find(|(_, m)| m.config.size > crate::net::MAX_CONFIG_SIZE)
     {
-        return Err(Error::Other(format!(
+        return Err(Error::TooLarge(format!(
             "{reference}: its config {} is {} bytes, more than apko reads ({} bytes; real configs are a few KiB); refusing it",
             m.config.digest,
             m.config.size,
@@ -138,22 +134,25 @@ pub async fn pull_image(
 
     // Every blob once, skipping those already in the layout.
     let mut seen = HashSet::new();
-    let blobs: Vec<&Descriptor> = images
-        .iter()
-        .flat_map(|(_, m)| m.blobs())
-        .filter(|d| seen.insert(d.digest.clone()))
-        .filter(|d| !present(&layout.blob_path(&d.digest), d))
-        .filter(|d| !blob_cache.is_some_and(|c| from_cache(c, &layout, d)))
-        .collect();
-    let downloaded: Vec<Descriptor> = blobs.iter().map(|d| (*d).clone()).collect();
+    let mut blobs: Vec<(&Descriptor, Digest)> = Vec::new();
+    for d in images.iter().flat_map(|(_, m)| m.blobs()) {
+        let digest = d.checked_digest()?;
+        if seen.insert(digest.clone())
+            && !present(&layout.blob_path(&digest), &digest, d.size)
+            && !blob_cache.is_some_and(|c| from_cache(c, &layout, &digest, d.size))
+        {
+            blobs.push((d, digest));
+        }
+    }
+    let downloaded: Vec<Digest> = blobs.iter().map(|(_, d)| d.clone()).collect();
     let progress = Progress::new(
         client.options().progress,
         &format!("pulling {reference}"),
-        blobs.iter().map(|d| d.size).sum(),
+        blobs.iter().map(|(d, _)| d.size).sum(),
     );
     let counter = progress.counter();
     futures_util::stream::iter(blobs)
-        .map(|desc| {
+        .map(|(desc, digest)| {
             let (registry, layout, scopes, counter) = (&registry, &layout, &scopes, &counter);
             async move {
                 client
@@ -162,7 +161,7 @@ pub async fn pull_image(
                         repo,
                         scopes,
                         desc,
-                        &layout.blob_path(&desc.digest),
+                        &layout.blob_path(&digest),
                         counter.as_ref(),
                     )
                     .await
@@ -173,67 +172,66 @@ pub async fn pull_image(
         .await?;
     progress.finish();
     if let Some(cache) = blob_cache {
-        for desc in &downloaded {
-            to_cache(cache, &layout, desc);
+        for digest in &downloaded {
+            to_cache(cache, &layout, digest);
         }
     }
 
     let index_json = if index_json.is_empty() {
         let (desc, m) = &images[0];
-        single_index(desc, &layout.read_blob(&m.config.digest)?)?
+        single_index(desc, &layout.read_blob(&m.config.checked_digest()?)?)?
     } else {
         index_json
     };
     layout.write_index(&index_json)?;
+    let images = images
+        .into_iter()
+        .map(|(d, _)| Ok((d.platform.clone(), d.checked_digest()?)))
+        .collect::<Result<_, Error>>()?;
     Ok(Pulled {
         digest: root.digest,
         media_type: root.media_type,
-        images: images
-            .into_iter()
-            .map(|(d, _)| (d.platform, d.digest))
-            .collect(),
+        images,
     })
 }
 
 /// Whether the blob at `path` is there, whole and right.
-fn present(path: &Path, desc: &Descriptor) -> bool {
-    std::fs::metadata(path).is_ok_and(|m| m.len() == desc.size)
-        && std::fs::read(path).is_ok_and(|b| desc.digest.matches(&b))
+fn present(path: &Path, digest: &Digest, size: u64) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.len() == size)
+        && std::fs::read(path).is_ok_and(|b| digest.matches(&b))
 }
 
-/// The cache's file for `desc`: `ALGORITHM/HEX`, as in a layout's `blobs/`.
-fn cached(cache: &Path, desc: &Descriptor) -> std::path::PathBuf {
-    cache
-        .join(desc.digest.algorithm_name())
-        .join(desc.digest.hex())
+/// The cache's file for `digest`: `ALGORITHM/HEX`, as in a layout's `blobs/`.
+fn cached(cache: &Path, digest: &Digest) -> std::path::PathBuf {
+    cache.join(digest.algorithm_name()).join(digest.hex())
 }
 
-/// Puts the cached copy of `desc` into the layout (a hard link, else a copy) when the cache
-/// holds it whole and right; a bad copy is dropped from the cache.
-fn from_cache(cache: &Path, layout: &Layout, desc: &Descriptor) -> bool {
-    let source = cached(cache, desc);
+/// Puts the cached copy of blob `digest` into the layout (a hard link, else a copy) when the
+/// cache holds it whole and right; a bad copy is dropped from the cache.
+fn from_cache(cache: &Path, layout: &Layout, digest: &Digest, size: u64) -> bool {
+    let source = cached(cache, digest);
     if !source.exists() {
         return false;
     }
-    if !present(&source, desc) {
+    if !present(&source, digest, size) {
         let _ = std::fs::remove_file(&source);
         return false;
     }
-    let dest = layout.blob_path(&desc.digest);
+    let dest = layout.blob_path(digest);
     let _ = std::fs::remove_file(&dest);
     let linked = std::fs::hard_link(&source, &dest).is_ok()
-        || std::fs::copy(&source, &dest).is_ok_and(|n| n == desc.size);
+        || std::fs::copy(&source, &dest).is_ok_and(|n| n == size);
     if linked {
-        tracing::debug!("blob {} from the cache", desc.digest);
+        tracing::debug!("blob {digest} from the cache");
     }
     linked
 }
 
 /// Adds a downloaded (and so checked) blob to the cache; a failure only costs a later
 /// download.
-fn to_cache(cache: &Path, layout: &Layout, desc: &Descriptor) {
-    let source = layout.blob_path(&desc.digest);
-    let dest = cached(cache, desc);
+fn to_cache(cache: &Path, layout: &Layout, digest: &Digest) {
+    let source = layout.blob_path(digest);
+    let dest = cached(cache, digest);
     let dir = dest.parent().unwrap_or(cache);
     if dest.exists() || crate::apk::cache::create_dir(dir).is_err() {
         return;
@@ -251,8 +249,8 @@ fn to_cache(cache: &Path, layout: &Layout, desc: &Descriptor) {
 
 /// The index with only the `selected` entries, every other field kept.
 fn filtered_index(bytes: &[u8], selected: &[&Descriptor]) -> Result<Vec<u8>, Error> {
-    let mut value: serde_json::Value =
-        serde_json::from_slice(bytes).map_err(|e| Error::Other(format!("invalid index: {e}")))?;
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| Error::Manifest(format!("invalid index: {e}")))?;
     let keep: HashSet<&str> = selected.iter().map(|d| d.digest.as_str()).collect();
     if let Some(entries) = value
         .get_mut("manifests")
@@ -279,7 +277,7 @@ fn single_index(desc: &Descriptor, config: &[u8]) -> Result<Vec<u8>, Error> {
         variant: Option<String>,
     }
     let config: Config = serde_json::from_slice(config)
-        .map_err(|e| Error::Other(format!("image config {} is not JSON: {e}", desc.digest)))?;
+        .map_err(|e| Error::Manifest(format!("image config {} is not JSON: {e}", desc.digest)))?;
     let mut entry = serde_json::json!({
         "mediaType": desc.media_type,
         "digest": desc.digest.as_str(),
@@ -294,7 +292,7 @@ fn single_index(desc: &Descriptor, config: &[u8]) -> Result<Vec<u8>, Error> {
     }
     let index = serde_json::json!({
         "schemaVersion": 2,
-        "mediaType": manifest::OCI_INDEX,
+        "mediaType": oci::INDEX_MEDIA_TYPE,
         "manifests": [entry],
     });
     Ok(serde_json::to_vec(&index).expect("a JSON value serializes"))
@@ -310,28 +308,21 @@ mod tests {
         let layout = Layout::create(&tmp.path().join("layout")).unwrap();
         let cache = tmp.path().join("cache");
         let bytes = b"layer bytes".to_vec();
-        let desc = Descriptor {
-            media_type: "application/vnd.oci.image.layer.v1.tar+gzip".into(),
-            digest: Digest::sha256(&bytes),
-            size: bytes.len() as u64,
-            platform: None,
-        };
-        assert!(!from_cache(&cache, &layout, &desc), "empty cache");
+        let digest = Digest::sha256(&bytes);
+        let size = bytes.len() as u64;
+        assert!(!from_cache(&cache, &layout, &digest, size), "empty cache");
 
-        let file = cached(&cache, &desc);
+        let file = cached(&cache, &digest);
         crate::apk::cache::create_dir(file.parent().unwrap()).unwrap();
         std::fs::write(&file, b"layer bytez").unwrap();
-        assert!(!from_cache(&cache, &layout, &desc));
+        assert!(!from_cache(&cache, &layout, &digest, size));
         assert!(!file.exists(), "a bad copy is dropped");
 
-        layout.write_blob(&desc.digest, &bytes).unwrap();
-        to_cache(&cache, &layout, &desc);
+        layout.write_blob(&digest, &bytes).unwrap();
+        to_cache(&cache, &layout, &digest);
         assert_eq!(std::fs::read(&file).unwrap(), bytes);
-        std::fs::remove_file(layout.blob_path(&desc.digest)).unwrap();
-        assert!(from_cache(&cache, &layout, &desc));
-        assert_eq!(
-            std::fs::read(layout.blob_path(&desc.digest)).unwrap(),
-            bytes
-        );
+        std::fs::remove_file(layout.blob_path(&digest)).unwrap();
+        assert!(from_cache(&cache, &layout, &digest, size));
+        assert_eq!(std::fs::read(layout.blob_path(&digest)).unwrap(), bytes);
     }
 }

@@ -4,13 +4,11 @@
 
 use super::blob::{Pushed, UploadOptions};
 use super::client::Client;
-use super::digest::Digest;
 use super::error::Error;
-use super::layout::{Layout, Node};
-use super::manifest::{Descriptor, Parsed};
 use super::progress::Progress;
 use super::reference::Reference;
 use super::session::{Registry, repository_scope};
+use crate::oci::{Descriptor, Digest, Layout, Node, Parsed};
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use std::collections::HashSet;
@@ -73,7 +71,7 @@ impl Tree {
         match &node.parsed {
             Parsed::Index(index) => {
                 for entry in &index.manifests {
-                    if !seen.insert(entry.digest.clone()) {
+                    if !seen.insert(entry.checked_digest()?) {
                         continue;
                     }
                     let child = layout.node(entry)?;
@@ -85,7 +83,7 @@ impl Tree {
             }
             Parsed::Manifest(manifest) => {
                 for blob in manifest.blobs() {
-                    if seen.insert(blob.digest.clone()) {
+                    if seen.insert(blob.checked_digest()?) {
                         let path = layout.check_blob(blob)?;
                         self.blobs.push((blob.clone(), path));
                     }
@@ -112,7 +110,7 @@ pub async fn push_layout(
     options: &PushOptions,
 ) -> Result<PushResult, Error> {
     let Some(first) = tags.first() else {
-        return Err(Error::Other("no tag to push to".to_string()));
+        return Err(Error::Reference("no tag to push to".to_string()));
     };
     let layout = Layout::open(layout_dir)?;
     let tree = Tree::read(&layout)?;
@@ -124,7 +122,7 @@ pub async fn push_layout(
     for tag in tags {
         let name = match (&tag.digest, &tag.tag) {
             (Some(d), _) if d != digest.as_str() => {
-                return Err(Error::Other(format!(
+                return Err(Error::Reference(format!(
                     "{tag} names digest {d}, but the layout's image is {digest}"
                 )));
             }

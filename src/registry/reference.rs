@@ -1,10 +1,8 @@
 //! Image references as docker and crane read them: `alpine`, `r.example:5000/ns/img:tag`,
 //! `img@sha256:…`. Only the parts credential lookup and pushing need.
 
+pub use crate::auth::host::{DOCKER_HUB, normalize_registry};
 use std::fmt;
-
-/// The registry every unqualified reference means.
-pub const DOCKER_HUB: &str = "docker.io";
 
 /// A parsed image reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,12 +108,14 @@ impl Reference {
     }
 }
 
-/// Folds Docker Hub's other names into [`DOCKER_HUB`].
-pub fn normalize_registry(host: &str) -> String {
-    let lower = host.to_ascii_lowercase();
-    match lower.as_str() {
-        "docker.io" | "index.docker.io" | "registry-1.docker.io" => DOCKER_HUB.to_string(),
-        _ => lower,
+/// What credentials are looked up for: the registry and repository.
+impl crate::auth::resolver::RegistryRepository for Reference {
+    fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    fn repository(&self) -> &str {
+        &self.repository
     }
 }
 

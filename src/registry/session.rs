@@ -117,7 +117,7 @@ impl Registry {
         for (i, scheme) in schemes.iter().enumerate() {
             let last = i + 1 == schemes.len();
             let base = Url::parse(&format!("{scheme}://{endpoint}/"))
-                .map_err(|e| Error::Other(format!("invalid registry name {host:?}: {e}")))?;
+                .map_err(|e| Error::Reference(format!("invalid registry name {host:?}: {e}")))?;
             let ping = base.join("v2/").expect("a relative path joins");
             let mut req = Request::new(Method::GET, ping.clone());
             req.retry = last;
@@ -146,7 +146,7 @@ impl Registry {
             let scheme = match status {
                 StatusCode::OK => Scheme::Open,
                 StatusCode::UNAUTHORIZED => scheme_from(&challenges, &base, host)?.ok_or_else(|| {
-                    Error::Other(format!(
+                    Error::Protocol(format!(
                         "registry {host} answered 401 without a Basic or Bearer challenge; it cannot be authenticated to"
                     ))
                 })?,
@@ -169,7 +169,7 @@ impl Registry {
                 }),
             });
         }
-        Err(https_error.unwrap_or_else(|| Error::Other(format!("cannot reach registry {host}"))))
+        Err(https_error.unwrap_or_else(|| Error::Protocol(format!("cannot reach registry {host}"))))
     }
 
     /// The `Authorization` header for `scopes` on behalf of `repository`.
@@ -332,7 +332,7 @@ impl Registry {
                     let target = self.target(repository);
                     let resolved = tokio::task::spawn_blocking(move || resolver.resolve(&target))
                         .await
-                        .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))?
+                        .map_err(|e| Error::Internal(format!("credential lookup failed: {e}")))?
                         .unwrap_or_else(Resolved::anonymous_after);
                     Slot {
                         credential: resolved.credential.clone(),
@@ -360,7 +360,9 @@ impl Registry {
         let generation = st.generations;
         let host = self.host.clone();
         let Some(slot) = st.slots.get_mut(repository) else {
-            return Err(Error::Other(format!("{host} refused the request: {why}")));
+            return Err(Error::Unauthorized(format!(
+                "{host} refused the request: {why}"
+            )));
         };
         match (&self.credentials, slot.resolved.clone()) {
             (Credentials::Resolver(resolver), Some(previous)) => {
@@ -378,14 +380,14 @@ impl Registry {
                     resolver.resolve_after(&target, &previous, &why)
                 })
                 .await
-                .map_err(|e| Error::Other(format!("credential lookup failed: {e}")))?
+                .map_err(|e| Error::Internal(format!("credential lookup failed: {e}")))?
                 .unwrap_or_else(Resolved::anonymous_after);
                 slot.credential = next.credential.clone();
                 slot.resolved = Some(next);
                 slot.generation = generation;
                 Ok(())
             }
-            _ => Err(Error::Other(match &slot.credential {
+            _ => Err(Error::Unauthorized(match &slot.credential {
                 Some(c) => format!("{host} refused {}: {why}", c.describe()),
                 None => format!("{host} requires authentication: {why}"),
             })),
@@ -432,7 +434,7 @@ pub fn scheme_from(
     {
         let realm_text = c.param("realm").unwrap_or_default();
         let realm = Url::parse(realm_text).map_err(|_| {
-            Error::Other(format!(
+            Error::Protocol(format!(
                 "registry {host} names an invalid token endpoint {realm_text:?}"
             ))
         })?;
@@ -440,7 +442,7 @@ pub fn scheme_from(
             "https" => {}
             "http" if base.scheme() == "http" => {}
             _ => {
-                return Err(Error::Other(format!(
+                return Err(Error::Refused(format!(
                     "registry {host} is HTTPS but names a token endpoint that is not ({}); refusing to send credentials there",
                     redact(&realm)
                 )));
@@ -451,7 +453,7 @@ pub fn scheme_from(
         if is_internal_ip(realm_host)
             && !(is_internal_ip(registry_name) || is_loopback(registry_name))
         {
-            return Err(Error::Other(format!(
+            return Err(Error::Refused(format!(
                 "registry {host} names a token endpoint on an internal address ({}); refusing to send credentials there",
                 redact(&realm)
             )));

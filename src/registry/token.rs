@@ -219,7 +219,8 @@ async fn send(
     )
     .await
     .map_err(|e| TokenError::Failed(Error::body(format!("reading the answer of {what}"), e)))?;
-    parse_response(&body).map_err(|why| TokenError::Failed(Error::Other(format!("{what}: {why}"))))
+    parse_response(&body)
+        .map_err(|why| TokenError::Failed(Error::Protocol(format!("{what}: {why}"))))
 }
 
 /// The realm without query or credentials, for messages.

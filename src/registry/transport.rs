@@ -182,7 +182,7 @@ impl Transport {
             let ok = std::fs::read(path)
                 .map(|b| reqwest::Certificate::from_pem_bundle(&b).is_ok_and(|c| !c.is_empty()));
             if !matches!(ok, Ok(true)) {
-                return Err(Error::Other(format!(
+                return Err(Error::Tls(format!(
                     "SSL_CERT_FILE={} holds no PEM certificate (it replaces the system's CA bundle): fix or unset it",
                     path.display()
                 )));
@@ -191,16 +191,16 @@ impl Transport {
         let mut extra_roots = Vec::new();
         for file in &options.ca_files {
             let bytes = std::fs::read(file).map_err(|e| {
-                Error::Other(format!("cannot read --ca-file {}: {e}", file.display()))
+                Error::Tls(format!("cannot read --ca-file {}: {e}", file.display()))
             })?;
             let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
-                Error::Other(format!(
+                Error::Tls(format!(
                     "--ca-file {} is not a PEM certificate bundle: {e}",
                     file.display()
                 ))
             })?;
             if certs.is_empty() {
-                return Err(Error::Other(format!(
+                return Err(Error::Tls(format!(
                     "--ca-file {} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
                     file.display()
                 )));
@@ -211,7 +211,7 @@ impl Transport {
         let plain = builder(&policy)
             .tls_certs_only(Vec::new())
             .build()
-            .map_err(|e| Error::Other(format!("cannot set up the HTTP client: {}", chain(&e))))?;
+            .map_err(|e| Error::Tls(format!("cannot set up the HTTP client: {}", chain(&e))))?;
         Ok(Transport {
             plain,
             tls: OnceLock::new(),
@@ -234,7 +234,7 @@ impl Transport {
                     .map_err(|e| chain(&e))
             })
             .as_ref()
-            .map_err(|e| Error::Other(format!("cannot set up HTTPS: {e}")))
+            .map_err(|e| Error::Tls(format!("cannot set up HTTPS: {e}")))
     }
 
     /// The options it was built with.
@@ -374,7 +374,7 @@ impl Transport {
                 .and_then(|l| l.to_str().ok())
                 .and_then(|l| url.join(l).ok())
             else {
-                return Err(Error::Other(format!(
+                return Err(Error::Protocol(format!(
                     "{}: {status} without a usable Location",
                     context()
                 )));
@@ -383,7 +383,7 @@ impl Transport {
                 && !self.plain_http_allowed(&authority(&next))
                 && url.scheme() == "https"
             {
-                return Err(Error::Other(format!(
+                return Err(Error::Refused(format!(
                     "{}: redirected from HTTPS to plain HTTP ({}); refusing (name the host with --insecure-registry to allow it)",
                     context(),
                     redact(&next)
@@ -392,7 +392,7 @@ impl Transport {
             tracing::debug!("{}: {status} → {}", context(), redact(&next));
             url = next;
         }
-        Err(Error::Other(format!(
+        Err(Error::Protocol(format!(
             "{} {}: more than 10 redirects",
             req.method,
             redact(&req.url)
@@ -436,11 +436,11 @@ async fn file_body(
 ) -> Result<reqwest::Body, Error> {
     let mut file = tokio::fs::File::open(path)
         .await
-        .map_err(|e| Error::Other(format!("cannot open {}: {e}", path.display())))?;
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
     if offset > 0 {
         file.seek(std::io::SeekFrom::Start(offset))
             .await
-            .map_err(|e| Error::Other(format!("cannot seek in {}: {e}", path.display())))?;
+            .map_err(|e| Error::Io(format!("cannot seek in {}: {e}", path.display())))?;
     }
     let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024)
         .inspect_ok(move |chunk| {
