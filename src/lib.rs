@@ -4,6 +4,7 @@
 pub mod apk;
 pub mod auth;
 pub mod cli;
+pub mod daemon;
 pub mod fs;
 pub mod image;
 pub mod net;

@@ -227,9 +227,13 @@ impl Podman {
     }
 
     fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
         let d = self.dir.path();
-        Command::new(&self.bin)
-            .env("CONTAINERS_CONF", d.join("containers.conf"))
+        let mut c = Command::new(&self.bin);
+        c.env("CONTAINERS_CONF", d.join("containers.conf"))
             .env("HOME", d)
             .env_remove("XDG_RUNTIME_DIR")
             .arg("--root")
@@ -239,9 +243,8 @@ impl Podman {
             .arg("--tmpdir")
             .arg(d.join("tmp"))
             .args(["--storage-driver", "vfs", "--cgroup-manager", "cgroupfs"])
-            .args(args)
-            .output()
-            .unwrap()
+            .args(args);
+        c
     }
 }
 
@@ -679,4 +682,186 @@ fn a_config_in_a_git_checkout_gets_source_and_revision_annotations() {
     assert_eq!(a["org.opencontainers.image.revision"], head.as_str());
     let a = build(&["--vcs=false"]);
     assert!(a.get("org.opencontainers.image.source").is_none(), "{a}");
+}
+
+/// podman's Docker-compatible API on a private socket, for `publish --local`.
+struct DockerApi {
+    child: std::process::Child,
+    socket: PathBuf,
+}
+
+impl DockerApi {
+    fn start(podman: &Podman) -> DockerApi {
+        let socket = podman.dir.path().join("docker.sock");
+        let mut child = podman
+            .command(&[
+                "system",
+                "service",
+                "--time=0",
+                &format!("unix://{}", socket.display()),
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::os::unix::net::UnixStream::connect(&socket).is_ok() {
+                return DockerApi { child, socket };
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!(
+            "podman system service did not listen on {}",
+            socket.display()
+        );
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.socket.display())
+    }
+}
+
+impl Drop for DockerApi {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `name:tag` of every image podman has.
+fn podman_tags(podman: &Podman) -> Vec<String> {
+    let out = podman.run(&["images", "--format", "{{.Repository}}:{{.Tag}}"]);
+    let mut tags: Vec<String> = ok(&out, "podman images")
+        .lines()
+        .map(String::from)
+        .collect();
+    tags.sort();
+    tags
+}
+
+#[test]
+fn publish_local_loads_the_image_into_the_daemon_and_tags_it() {
+    let podman = Podman::new();
+    let api = DockerApi::start(&podman);
+    let config = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/hello/apko.yaml");
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("layout");
+    std::fs::create_dir(&layout).unwrap();
+    ok(
+        &apko()
+            .args(["build", config, "hello:1"])
+            .arg(&layout)
+            .args(["--offline", "--cache-dir"])
+            .arg(dir.path().join("cache"))
+            .output()
+            .unwrap(),
+        "apko build",
+    );
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let amd64 = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["platform"]["architecture"] == "amd64")
+        .unwrap()["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+
+    let out = apko()
+        .args([
+            "publish",
+            "--local",
+            config,
+            "localhost/hello-local:1",
+            "registry.example/team/hello:2",
+        ])
+        .args(["--offline", "--cache-dir"])
+        .arg(dir.path().join("cache"))
+        .env("DOCKER_HOST", api.host())
+        .env_remove("GOARCH")
+        .output()
+        .unwrap();
+    assert_eq!(
+        ok(&out, "apko publish --local"),
+        format!("apko.local/cache:{amd64}\n")
+    );
+    let tags = podman_tags(&podman);
+    for want in [
+        format!("apko.local/cache:{amd64}"),
+        "localhost/hello-local:1".to_string(),
+        "registry.example/team/hello:2".to_string(),
+    ] {
+        assert!(tags.contains(&want), "{want} not in {tags:?}");
+    }
+    let out = podman.run(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Architecture}}",
+        "localhost/hello-local:1",
+    ]);
+    assert_eq!(ok(&out, "podman image inspect"), "amd64\n");
+
+    // Real apko into the same daemon: the same output form, the same tags.
+    let out = Command::new(apko_test_support::peer("apko-go"))
+        .args([
+            "publish",
+            "--local",
+            config,
+            "localhost/hello-apko:1",
+            "--sbom=false",
+        ])
+        .env("DOCKER_HOST", api.host())
+        .env("DOCKER_CONFIG", "/nonexistent-apko-test")
+        .env("HOME", dir.path())
+        .env_remove("GOARCH")
+        .output()
+        .unwrap();
+    let theirs = ok(&out, "real apko publish --local");
+    let hex = theirs
+        .strip_prefix("apko.local/cache:")
+        .and_then(|t| t.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{theirs:?}"));
+    assert!(
+        hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{theirs:?}"
+    );
+    let tags = podman_tags(&podman);
+    for want in [
+        format!("apko.local/cache:{hex}"),
+        "localhost/hello-apko:1".into(),
+    ] {
+        assert!(tags.contains(&want), "{want} not in {tags:?}");
+    }
+
+    // No daemon: the error names where it looked and what to set.
+    let out = apko()
+        .args([
+            "publish",
+            "--local",
+            config,
+            "localhost/x:1",
+            "--offline",
+            "--cache-dir",
+        ])
+        .arg(dir.path().join("cache"))
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}/none.sock", dir.path().display()),
+        )
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().last().unwrap(),
+        format!(
+            "Error: cannot connect to the Docker daemon at unix://{}/none.sock: No such file or directory; is it running? (set DOCKER_HOST for another one, e.g. unix:///run/podman/podman.sock for podman's `podman system service`)",
+            dir.path().display()
+        )
+    );
 }

@@ -30,6 +30,11 @@ pub struct PublishArgs {
     /// Parallel blob transfers.
     #[arg(short = 'j', long, default_value_t = 4, value_name = "N")]
     jobs: usize,
+    /// Load the image into the local Docker daemon (DOCKER_HOST) instead of pushing: the
+    /// image for GOOS/GOARCH (default linux/amd64, as apko), as apko.local/cache:DIGEST and
+    /// each TAG.
+    #[arg(long)]
+    local: bool,
     #[command(flatten)]
     flags: BuildFlags,
     #[command(flatten)]
@@ -57,6 +62,10 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
         resolver.clone(),
     )?;
 
+    if args.local {
+        return publish_local(&built, &args.tags);
+    }
+
     // The layout to push: the built images, with the index exactly as built (the layout
     // writer's per-image ref names are for the layout, not for the registry).
     let dir = tempfile::Builder::new()
@@ -78,4 +87,83 @@ pub fn run(args: PublishArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitC
         &args.registry,
         args.image_refs.as_deref(),
     )
+}
+
+/// apko's name for images it loads into the daemon: `apko.local/cache:<manifest hex>`.
+const LOCAL_REPO: &str = "apko.local/cache";
+
+/// `publish --local`: loads the image apko would pick into the daemon and tags it; prints
+/// `apko.local/cache:<hex>`.
+fn publish_local(built: &crate::image::build::Built, tags: &[String]) -> anyhow::Result<ExitCode> {
+    let env = |k: &str, default: &str| {
+        std::env::var(k)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let (goos, goarch) = (env("GOOS", "linux"), env("GOARCH", "amd64"));
+    // As apko: the last image for GOOS/GOARCH (variant not compared), else the first.
+    let image = built
+        .images
+        .iter()
+        .rev()
+        .find(|i| goos == "linux" && i.arch.oci_platform().0 == goarch)
+        .or(built.images.first())
+        .context("the build made no image")?;
+    tracing::info!("using best guess single-arch image for local tags ({goos}/{goarch})");
+    let hex = image.descriptor.digest.trim_start_matches("sha256:");
+    let local = format!("{LOCAL_REPO}:{hex}");
+    let daemon = crate::daemon::Daemon::from_env()?;
+    tracing::info!(
+        "saving OCI image locally: {local} (Docker daemon at {})",
+        daemon.endpoint()
+    );
+
+    let dir = tempfile::Builder::new()
+        .prefix("apko-local-")
+        .tempdir()
+        .context("cannot create a temporary directory")?;
+    let tarball = dir.path().join("image.tar");
+    let reference = Reference::parse(&local)?;
+    let index = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [serde_json::to_value(&image.descriptor)?],
+    });
+    output::write_tarball(
+        &tarball,
+        std::slice::from_ref(image),
+        &serde_json::to_vec(&index)?,
+        &reference,
+    )
+    .context("writing the image to load")?;
+    let loaded_as = format!(
+        "{LOCAL_REPO}:{}",
+        output::arch_tag(reference.tag.as_deref().unwrap_or("latest"), image)
+    );
+    let runtime = super::runtime()?;
+    runtime.block_on(async {
+        let said = daemon.load(&tarball).await?;
+        tracing::debug!("docker daemon response: {said}");
+        daemon.tag(&loaded_as, LOCAL_REPO, hex).await?;
+        for tag in tags {
+            let (repo, t) = split_tag(tag);
+            if repo.starts_with("apko.local/") {
+                continue;
+            }
+            tracing::info!("tagging local image {local} as {tag}");
+            daemon.tag(&local, repo, t).await?;
+        }
+        anyhow::Ok(())
+    })?;
+    println!("{local}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `name:tag` → (`name`, `tag`); no tag is `latest` (a `:` before the last `/` is a port).
+fn split_tag(text: &str) -> (&str, &str) {
+    match text.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => (repo, tag),
+        _ => (text, "latest"),
+    }
 }
