@@ -116,3 +116,71 @@ fn refusals_write_nothing() {
     );
     assert_eq!(std::fs::read_dir(d.join("out")).unwrap().count(), 0);
 }
+
+#[test]
+fn sbom_path_writes_the_sbom_apko_build_writes_for_that_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let root = Path::new(ROOT);
+    for sub in ["sbom-rootfs", "sbom-build", "oci"] {
+        std::fs::create_dir(d.join(sub)).unwrap();
+    }
+    let rootfs = d.join("hello.tar.gz");
+    ok(&apko(
+        root,
+        &[
+            "build-minirootfs",
+            "examples/hello/apko.yaml",
+            rootfs.to_str().unwrap(),
+            "--sbom-path",
+            d.join("sbom-rootfs").to_str().unwrap(),
+        ],
+    ));
+    ok(&apko(
+        root,
+        &[
+            "build",
+            "examples/hello/apko.yaml",
+            "hello:1",
+            d.join("oci").to_str().unwrap(),
+            "--sbom-path",
+            d.join("sbom-build").to_str().unwrap(),
+        ],
+    ));
+    let names = |sub: &str| {
+        let mut n: Vec<String> = std::fs::read_dir(d.join(sub))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    assert_eq!(names("sbom-rootfs"), ["sbom-x86_64.spdx.json"]);
+    // The image's SBOM, byte for byte (the rootfs is named as the image is).
+    assert!(
+        std::fs::read(d.join("sbom-rootfs/sbom-x86_64.spdx.json")).unwrap()
+            == std::fs::read(d.join("sbom-build/sbom-x86_64.spdx.json")).unwrap()
+    );
+
+    // A missing directory is refused before anything is built.
+    let missing = d.join("nope");
+    let out = apko(
+        root,
+        &[
+            "build-minirootfs",
+            "examples/hello/apko.yaml",
+            d.join("other.tar.gz").to_str().unwrap(),
+            "--sbom-path",
+            missing.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().last().unwrap(),
+        format!(
+            "Error: --sbom-path {}: no such directory; create it first (apko does not)",
+            missing.display()
+        )
+    );
+    assert!(!d.join("other.tar.gz").exists());
+}

@@ -37,6 +37,10 @@ pub struct MinirootfsArgs {
     /// Do not verify repository signatures (dangerous).
     #[arg(long)]
     ignore_signatures: bool,
+    /// Also write the root filesystem's SPDX SBOM (sbom-ARCH.spdx.json) into this existing
+    /// directory (apko 1.2 accepts the flag and writes none).
+    #[arg(long, value_name = "DIR")]
+    sbom_path: Option<PathBuf>,
     #[command(flatten)]
     source: SourceArgs,
     #[command(flatten)]
@@ -71,12 +75,13 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         lockfile: None,
         include_paths: Vec::new(),
         ignore_signatures: args.ignore_signatures,
-        sbom: false,
-        sbom_path: None,
+        sbom: args.sbom_path.is_some(),
+        sbom_path: args.sbom_path,
         sbom_formats: "spdx".into(),
         vcs: false,
         auth: args.auth,
     };
+    let sbom_dir = super::build::sbom_dir(&flags, None)?;
     let resolver = Arc::new(flags.auth.resolver(config_dir, Vec::new())?);
     // A base-image config is refused above: no registry is asked.
     let built = build_image(
@@ -92,6 +97,26 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         .context("the build produced no layer")?;
     output::write_file_atomically(&args.output, &layer.data)
         .with_context(|| format!("writing {}", args.output.display()))?;
+    if let Some(dir) = sbom_dir {
+        let image = &built.images[0];
+        // Named after the rootfs file (`rootfs.tar.gz` → `rootfs`): there is no image name.
+        let file = args
+            .output
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy();
+        let name = file.split('.').next().unwrap_or("minirootfs");
+        let doc = crate::image::sbom::image_document(image, &built.contents[0], name)
+            .map_err(anyhow::Error::msg)?;
+        let path = dir.join(format!("sbom-{}.spdx.json", image.arch.to_apk()));
+        output::write_file_atomically(&path, &doc).with_context(|| {
+            format!(
+                "writing the SBOM to {}; check that the directory is writable",
+                dir.display()
+            )
+        })?;
+        tracing::info!("wrote SBOM {}", path.display());
+    }
     tracing::info!(
         "wrote minirootfs {} ({} bytes, {})",
         args.output.display(),
