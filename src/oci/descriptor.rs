@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 
 /// A content descriptor, in go-containerregistry's field order (`mediaType`, `size`, `digest`).
 ///
-/// The digest is the string the document holds (what apko writes and hashes), checked with
-/// [`Digest::parse`] whenever a descriptor is read: a digest from a manifest becomes a file
-/// name and a URL path, so none that could escape either is ever accepted.
+/// The digest is the string the document holds, checked with [`Digest::parse`] whenever a
+/// descriptor is read: a digest from a manifest becomes a file name and a URL path, so none
+/// that could escape either is accepted. A `String` rather than a [`Digest`] because
+/// `image/` builds descriptors from the `sha256:…` strings its layers carry;
 /// [`Descriptor::checked_digest`] gives it typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

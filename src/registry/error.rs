@@ -334,4 +334,23 @@ mod tests {
         assert_eq!(error_detail(b"plain text\n"), " (plain text)");
         assert_eq!(error_detail(&[b'x'; 1000]).len(), 303);
     }
+
+    #[test]
+    fn manifest_errors_say_which_kind() {
+        let e = Error::manifest(
+            "r.example/img",
+            crate::oci::ManifestError::UnsupportedMediaType("text/plain".into()),
+        );
+        assert!(matches!(e, Error::UnsupportedMediaType(_)));
+        assert_eq!(
+            e.to_string(),
+            "r.example/img: unsupported manifest media type \"text/plain\""
+        );
+        let e = Error::manifest(
+            "r.example/img",
+            crate::oci::ManifestError::InvalidIndex("eof".into()),
+        );
+        assert!(matches!(e, Error::Manifest(_)));
+        assert_eq!(e.to_string(), "r.example/img: invalid index: eof");
+    }
 }

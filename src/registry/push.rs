@@ -36,8 +36,8 @@ pub struct PushResult {
     pub image_refs: Vec<String>,
 }
 
-/// The layout's content in push order.
-struct Tree {
+/// The push plan: the layout's content in push order.
+struct PushPlan {
     root: Node,
     /// Image manifests under the root.
     images: Vec<Node>,
@@ -47,18 +47,18 @@ struct Tree {
     blobs: Vec<(Descriptor, PathBuf)>,
 }
 
-impl Tree {
-    fn read(layout: &Layout) -> Result<Tree, Error> {
+impl PushPlan {
+    fn read(layout: &Layout) -> Result<PushPlan, Error> {
         let root = layout.root()?;
-        let mut tree = Tree {
+        let mut plan = PushPlan {
             root: root.clone(),
             images: Vec::new(),
             indexes: Vec::new(),
             blobs: Vec::new(),
         };
         let mut seen = HashSet::new();
-        tree.walk(layout, &root, &mut seen, true)?;
-        Ok(tree)
+        plan.walk(layout, &root, &mut seen, true)?;
+        Ok(plan)
     }
 
     fn walk(
@@ -113,8 +113,8 @@ pub async fn push_layout(
         return Err(Error::Reference("no tag to push to".to_string()));
     };
     let layout = Layout::open(layout_dir)?;
-    let tree = Tree::read(&layout)?;
-    let digest = tree.root.digest.clone();
+    let plan = PushPlan::read(&layout)?;
+    let digest = plan.root.digest.clone();
 
     // registry → [(repository, [tag or digest])], in the order given.
     type Names = Vec<(String, Vec<String>)>;
@@ -162,12 +162,12 @@ pub async fn push_layout(
             }
             mount_from.extend(hints.iter().filter(|h| *h != repo).cloned());
             mount_from.dedup();
-            push_repository(client, &registry, repo, names, &mount_from, &tree, options).await?;
+            push_repository(client, &registry, repo, names, &mount_from, &plan, options).await?;
         }
     }
 
     let reference = format!("{}/{}@{digest}", first.registry, first.repository);
-    let mut image_refs: Vec<String> = tree
+    let mut image_refs: Vec<String> = plan
         .images
         .iter()
         .map(|n| format!("{}/{}@{}", first.registry, first.repository, n.digest))
@@ -186,7 +186,7 @@ async fn push_repository(
     repo: &str,
     names: &[String],
     mount_from: &[String],
-    tree: &Tree,
+    plan: &PushPlan,
     options: &PushOptions,
 ) -> Result<(), Error> {
     let mut scopes = vec![repository_scope(repo, "push,pull")];
@@ -195,11 +195,11 @@ async fn push_repository(
     let progress = Progress::new(
         client.options().progress,
         &format!("pushing {target}"),
-        tree.blob_bytes(),
+        plan.blob_bytes(),
     );
     let counter = progress.counter();
     let jobs = client.options().jobs.max(1);
-    let outcomes: Vec<Pushed> = futures_util::stream::iter(&tree.blobs)
+    let outcomes: Vec<Pushed> = futures_util::stream::iter(&plan.blobs)
         .map(|(desc, path)| {
             let (scopes, progress, counter) = (&scopes, &progress, counter.as_ref());
             async move {
@@ -243,16 +243,16 @@ async fn push_repository(
                 .await
         }
     };
-    futures_util::stream::iter(&tree.images)
+    futures_util::stream::iter(&plan.images)
         .map(|n| put(n, n.digest.to_string()))
         .buffer_unordered(jobs)
         .try_collect::<Vec<_>>()
         .await?;
-    for index in &tree.indexes {
+    for index in &plan.indexes {
         put(index, index.digest.to_string()).await?;
     }
     for name in names {
-        put(&tree.root, name.clone()).await?;
+        put(&plan.root, name.clone()).await?;
     }
     Ok(())
 }
