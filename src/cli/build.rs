@@ -82,6 +82,11 @@ pub struct BuildFlags {
     pub source: SourceArgs,
     #[command(flatten)]
     pub auth: AuthArgs,
+    /// Build from the configuration as written, not locked first: the world and
+    /// `/etc/apko.json` list the packages as requested (apko's `build-minirootfs` and
+    /// `build-cpio`, which skip the lock step `build` runs).
+    #[arg(skip)]
+    pub unlocked: bool,
 }
 
 /// Runs `apko build`.
@@ -230,6 +235,7 @@ pub fn build_image(
         resolver,
         registry,
         threads: layer::threads(),
+        pin: !flags.unlocked,
         progress: Arc::new(move |arch: &Arch, what: &str| bars.set(arch, what)),
     };
     let runtime = super::runtime()?;

@@ -42,6 +42,9 @@ pub struct Options {
     pub registry: crate::registry::Options,
     /// Compression threads per layer.
     pub threads: usize,
+    /// Pin every package in the world and `/etc/apko.json` (apko's `build` locks the
+    /// configuration first; its `build-minirootfs` and `build-cpio` do not).
+    pub pin: bool,
     /// Progress reports.
     pub progress: Progress,
 }
@@ -222,6 +225,7 @@ async fn build_arch(
     // that list (and a base image's packages) is the world.
     let pinned = match lock {
         Some(l) => l.packages_for(arch.to_apk()),
+        None if !opts.pin => ic.contents.packages.clone(),
         None => apko_json::pinned(
             &ic.contents.packages,
             installed
