@@ -1,6 +1,7 @@
-//! `apko build-minirootfs CONFIG OUTPUT.tar.gz`: the image's root filesystem for one
-//! architecture as a gzipped tar (the layer `apko build` writes, byte for byte), for
-//! chroots, WSL or `docker import`.
+//! `apko build-minirootfs CONFIG OUTPUT` and `apko build-cpio CONFIG OUTPUT`: one
+//! architecture's root filesystem, built as apko builds these (from the configuration as
+//! written, not locked first), as a tar (gzipped for a `.gz` name: the image layer's bytes) or
+//! a newc cpio archive, for chroots, WSL, `docker import` or an initramfs.
 
 use super::auth_args::AuthArgs;
 use super::build::{BuildFlags, build_image};
@@ -22,7 +23,7 @@ pub struct MinirootfsArgs {
     /// The apko configuration (YAML).
     #[arg(value_name = "CONFIG")]
     config_file: PathBuf,
-    /// The `.tar.gz` to write.
+    /// The file to write: gzipped when its name ends in `.gz`.
     #[arg(value_name = "OUTPUT")]
     output: PathBuf,
     /// The architecture (apk or OCI name); the config's `archs` are ignored, as in apko.
@@ -47,8 +48,21 @@ pub struct MinirootfsArgs {
     auth: AuthArgs,
 }
 
-/// Runs `apko build-minirootfs`.
-pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<ExitCode> {
+/// What to write the root filesystem as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The layer's tar, gzipped when OUTPUT ends in `.gz` (`build-minirootfs`).
+    TarGz,
+    /// A `newc` cpio archive, gzipped when OUTPUT ends in `.gz` (`build-cpio`).
+    Cpio,
+}
+
+/// Runs `apko build-minirootfs` or `apko build-cpio`.
+pub fn run(
+    args: MinirootfsArgs,
+    config_dir: Option<&Path>,
+    format: Format,
+) -> anyhow::Result<ExitCode> {
     if args.output.is_dir() || args.output.to_string_lossy().ends_with('/') {
         bail!(
             "{} is a directory; name the .tar.gz to write",
@@ -80,6 +94,7 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         sbom_formats: "spdx".into(),
         vcs: false,
         auth: args.auth,
+        unlocked: true,
     };
     let sbom_dir = super::build::sbom_dir(&flags, None)?;
     let resolver = Arc::new(flags.auth.resolver(config_dir, Vec::new())?);
@@ -95,8 +110,25 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         .first()
         .and_then(|i| i.layers.last())
         .context("the build produced no layer")?;
-    output::write_file_atomically(&args.output, &layer.data)
-        .with_context(|| format!("writing {}", args.output.display()))?;
+    match format {
+        Format::TarGz if args.output.to_string_lossy().ends_with(".gz") => {
+            output::write_file_atomically(&args.output, &layer.data)
+                .with_context(|| format!("writing {}", args.output.display()))?
+        }
+        // Any other name gets the plain tar (what apko 1.2 writes whatever the name).
+        Format::TarGz => {
+            let mut tar = Vec::new();
+            std::io::Read::read_to_end(
+                &mut flate2::read::GzDecoder::new(&layer.data[..]),
+                &mut tar,
+            )
+            .context("reading back the layer")?;
+            output::write_file_atomically(&args.output, &tar)
+                .with_context(|| format!("writing {}", args.output.display()))?
+        }
+        Format::Cpio => write_cpio(&args.output, &layer.data)
+            .with_context(|| format!("writing {}", args.output.display()))?,
+    }
     if let Some(dir) = sbom_dir {
         let image = &built.images[0];
         // Named after the rootfs file (`rootfs.tar.gz` → `rootfs`): there is no image name.
@@ -117,11 +149,45 @@ pub fn run(args: MinirootfsArgs, config_dir: Option<&Path>) -> anyhow::Result<Ex
         })?;
         tracing::info!("wrote SBOM {}", path.display());
     }
-    tracing::info!(
-        "wrote minirootfs {} ({} bytes, {})",
-        args.output.display(),
-        layer.data.len(),
-        layer.descriptor.digest
-    );
+    if format == Format::TarGz {
+        tracing::info!(
+            "wrote minirootfs {} ({} bytes, {})",
+            args.output.display(),
+            layer.data.len(),
+            layer.descriptor.digest
+        );
+    } else {
+        tracing::info!("wrote cpio archive {}", args.output.display());
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The layer (`.tar.gz`) as a cpio archive at `path`, gzipped (Go's default level, as apko)
+/// when the name ends in `.gz`; written beside `path` and renamed into place when complete.
+fn write_cpio(path: &Path, layer_targz: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".apko-")
+        .suffix(".cpio.tmp")
+        .tempfile_in(parent)?;
+    let file = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let tar = flate2::read::GzDecoder::new(layer_targz);
+    if path.to_string_lossy().ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::new(6));
+        crate::image::cpio::from_layer(tar, &mut gz)?;
+        gz.finish()?.flush()?;
+    } else {
+        let mut file = file;
+        crate::image::cpio::from_layer(tar, &mut file)?;
+        file.flush()?;
+    }
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

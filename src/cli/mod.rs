@@ -64,6 +64,10 @@ enum Command {
     /// Build one architecture's root filesystem as a .tar.gz (the image's layer), for
     /// chroots, WSL or `docker import`.
     BuildMinirootfs(Box<minirootfs::MinirootfsArgs>),
+    /// Build one architecture's root filesystem as a newc cpio archive (an initramfs;
+    /// gzipped when OUTPUT ends in .gz), as apko's hidden command.
+    #[command(hide = true)]
+    BuildCpio(Box<minirootfs::MinirootfsArgs>),
     /// Empty the download cache (packages, indexes and keys kept between builds).
     Clean(clean::CleanArgs),
     /// Discover and install keys for all repositories (of /etc/apk/repositories, into
@@ -153,7 +157,10 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
-        Command::BuildMinirootfs(args) => minirootfs::run(*args, config),
+        Command::BuildMinirootfs(args) => {
+            minirootfs::run(*args, config, minirootfs::Format::TarGz)
+        }
+        Command::BuildCpio(args) => minirootfs::run(*args, config, minirootfs::Format::Cpio),
         Command::Clean(args) => clean::run(args),
         Command::InstallKeys(args) => install_keys::run(args, config),
         Command::ShowPackages(args) => show_packages::run(*args, config),

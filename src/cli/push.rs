@@ -2,7 +2,7 @@
 
 use super::auth_args::AuthArgs;
 use super::registry_args::RegistryArgs;
-use crate::registry::manifest::Platform;
+use crate::oci::Platform;
 use crate::registry::push::PushOptions;
 use crate::registry::reference::Reference;
 use crate::registry::{Options, blocking};

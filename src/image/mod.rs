@@ -10,6 +10,7 @@ pub mod build;
 pub mod busybox;
 pub mod certificates;
 pub mod config;
+pub mod cpio;
 pub mod layer;
 pub mod ldso_cache;
 pub mod lock;
