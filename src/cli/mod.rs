@@ -157,9 +157,7 @@ pub fn main() -> ExitCode {
     let config = cli.config.as_deref();
     let result = match cli.command {
         Command::Build(args) => build::run(*args, config),
-        Command::BuildMinirootfs(args) => {
-            minirootfs::run(*args, config, minirootfs::Format::TarGz)
-        }
+        Command::BuildMinirootfs(args) => minirootfs::run(*args, config, minirootfs::Format::TarGz),
         Command::BuildCpio(args) => minirootfs::run(*args, config, minirootfs::Format::Cpio),
         Command::Clean(args) => clean::run(args),
         Command::InstallKeys(args) => install_keys::run(args, config),
