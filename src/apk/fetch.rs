@@ -7,6 +7,7 @@ use super::ApkError;
 use super::repo::{Location, Spec};
 use crate::auth::Credential;
 use crate::auth::resolver::{Outcome, ResolveError, Resolved, Resolver, Step, Target};
+use crate::net::retry;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -334,7 +335,7 @@ impl<'a> Fetcher<'a> {
                     }
                     if attempt < ATTEMPTS {
                         tracing::debug!(url, attempt, "download failed ({reason}); retrying");
-                        tokio::time::sleep(backoff(attempt, None)).await;
+                        tokio::time::sleep(retry::backoff(attempt - 1)).await;
                         continue;
                     }
                     return Err(ApkError::Fetch {
@@ -349,7 +350,7 @@ impl<'a> Fetcher<'a> {
                     Ok(bytes) => return Ok(Some(bytes.into())),
                     Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                         tracing::debug!(url, attempt, "download cut off ({e}); retrying");
-                        tokio::time::sleep(backoff(attempt, None)).await;
+                        tokio::time::sleep(retry::backoff(attempt - 1)).await;
                         continue;
                     }
                     Err(e) if e.is_transient() => {
@@ -366,17 +367,26 @@ impl<'a> Fetcher<'a> {
                     }
                 }
             }
-            let transient =
-                status == reqwest::StatusCode::TOO_MANY_REQUESTS || status.is_server_error();
-            if transient && attempt < ATTEMPTS {
-                let retry_after = response
-                    .headers()
-                    .get(reqwest::header::RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok());
-                tracing::debug!(url, attempt, status = %status_text(status), "retrying");
-                tokio::time::sleep(backoff(attempt, retry_after)).await;
+            let transient = retry::retriable_status(status);
+            let wait = retry::wait(attempt - 1, response.headers(), retry::MAX_RETRY_AFTER);
+            if transient
+                && attempt < ATTEMPTS
+                && let Some(wait) = wait
+            {
+                tracing::debug!(url, attempt, status = %status_text(status), "retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
                 continue;
+            }
+            if transient && wait.is_none() {
+                return Err(ApkError::Fetch {
+                    url: url.to_string(),
+                    reason: format!(
+                        "the server answered {} and asks to retry after more than {} ({})",
+                        status_text(status),
+                        crate::net::seconds(retry::MAX_RETRY_AFTER),
+                        after(attempt)
+                    ),
+                });
             }
             if transient {
                 return Err(ApkError::Fetch {
@@ -444,16 +454,8 @@ impl<'a> Fetcher<'a> {
     }
 }
 
-/// Tries per download for network errors, 429 and 5xx (the first try included).
-const ATTEMPTS: u32 = 4;
-
-/// 250 ms, 500 ms, 1 s…, or the server's `Retry-After` (seconds, at most 10).
-fn backoff(attempt: u32, retry_after: Option<u64>) -> std::time::Duration {
-    match retry_after {
-        Some(s) => std::time::Duration::from_secs(s.min(10)),
-        None => std::time::Duration::from_millis(250 << (attempt - 1).min(4)),
-    }
-}
+/// Tries per download (the first included), as for registries.
+const ATTEMPTS: u32 = retry::RETRIES + 1;
 
 /// Writes `bytes` to `path` atomically (a crash leaves no half-written cache entry).
 fn store(path: &Path, bytes: &[u8]) -> Result<(), ApkError> {

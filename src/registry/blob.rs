@@ -91,7 +91,7 @@ impl Client {
                 Err(e) if e.is_retriable() && attempt < self.options().retries => {
                     tracing::debug!("{e}; pushing blob {} again", desc.digest);
                     attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                    tokio::time::sleep(crate::net::retry::backoff(attempt)).await;
                 }
                 Err(e) => {
                     let what = format!(
@@ -306,7 +306,7 @@ impl Client {
                 Err(e) if e.is_retriable() && attempt < self.options().retries => {
                     tracing::debug!("{e}; downloading blob {} again", desc.digest);
                     attempt += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(250 << attempt)).await;
+                    tokio::time::sleep(crate::net::retry::backoff(attempt)).await;
                 }
                 Err(e) if e.is_retriable() => return Err(e.after_attempts(attempt + 1)),
                 other => return other,

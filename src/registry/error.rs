@@ -249,9 +249,7 @@ impl From<crate::oci::DigestError> for Error {
 }
 
 /// 429 and the 5xx statuses that mean "later".
-pub fn retriable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
-}
+pub use crate::net::retry::retriable_status;
 
 /// ` (CODE: message; CODE: message)` from a distribution-spec error body, or a short excerpt
 /// of a non-JSON body; empty when there is nothing useful. Bounded in length.

@@ -1,12 +1,11 @@
 //! HTTP for registries: TLS roots, when plain HTTP is allowed, retries with backoff, and
 //! redirects followed by hand so that `Authorization` only ever goes to the origin it is for.
 
-use super::error::{Error, retriable_status};
+use super::error::Error;
+use crate::net::retry::{backoff, retriable_status, retry_after};
 use bytes::Bytes;
 use futures_util::TryStreamExt;
-use reqwest::header::{
-    AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION, RETRY_AFTER,
-};
+use reqwest::header::{AUTHORIZATION, CONTENT_LENGTH, HeaderMap, HeaderValue, LOCATION};
 use reqwest::{Method, StatusCode, Url};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -41,8 +40,8 @@ impl Default for Options {
             plain_http: false,
             ca_files: Vec::new(),
             jobs: 4,
-            retries: 3,
-            max_retry_after: Duration::from_secs(60),
+            retries: crate::net::retry::RETRIES,
+            max_retry_after: crate::net::retry::MAX_RETRY_AFTER,
             progress: false,
         }
     }
@@ -452,60 +451,6 @@ async fn file_body(
     Ok(reqwest::Body::wrap_stream(stream))
 }
 
-/// How long a `Retry-After` (seconds or an HTTP date) asks to wait.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let when = parse_http_date(value)?;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs();
-    Some(Duration::from_secs(when.saturating_sub(now)))
-}
-
-/// Seconds since the epoch of an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`).
-fn parse_http_date(text: &str) -> Option<u64> {
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts.as_slice() else {
-        return None;
-    };
-    let month = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ]
-    .iter()
-    .position(|m| m == month)? as i64
-        + 1;
-    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
-    let hms: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = hms.as_slice() else {
-        return None;
-    };
-    // Days from civil (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    u64::try_from(days * 86_400 + h * 3600 + m * 60 + s).ok()
-}
-
-/// 250 ms, 500 ms, 1 s, … with up to 25% jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = 250u64 << attempt.min(6);
-    let jitter = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::from(d.subsec_nanos()) % (base / 4 + 1));
-    Duration::from_millis(base + jitter)
-}
-
 /// Same scheme, host and port.
 pub fn same_origin(a: &Url, b: &Url) -> bool {
     a.scheme() == b.scheme()
@@ -630,22 +575,5 @@ mod tests {
             redact(&Url::parse("http://h:1/v2/a/blobs/uploads/x?_state=abc&digest=d").unwrap()),
             "http://h:1/v2/a/blobs/uploads/x?…"
         );
-    }
-
-    #[test]
-    fn retry_after_forms() {
-        let mut h = HeaderMap::new();
-        h.insert(RETRY_AFTER, HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert(
-            RETRY_AFTER,
-            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        assert_eq!(
-            parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"),
-            Some(784_111_777)
-        );
-        assert_eq!(parse_http_date("yesterday"), None);
     }
 }
