@@ -274,7 +274,7 @@ async fn https_needs_the_private_ca() {
     assert_eq!(
         err,
         format!(
-            "fetching https://{}/repo/x86_64/APKINDEX.tar.gz: invalid peer certificate: UnknownIssuer; if the server's certificate comes from a private CA, trust it with SSL_CERT_FILE or the build's CA certificates",
+            "fetching https://{}/repo/x86_64/APKINDEX.tar.gz: invalid peer certificate: UnknownIssuer; if the server's certificate comes from a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)",
             server.host
         )
     );
@@ -578,4 +578,58 @@ fn install_keys_writes_what_the_repositories_publish() {
             empty.path().display()
         )
     );
+}
+
+#[test]
+fn ca_file_is_trusted_for_apk_repositories_too() {
+    let tls = tls();
+    let server = Server::start(Some(&tls));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("apko.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "contents:\n  keyring: [{ROOT}/examples/hello/apko-rs-example.rsa.pub]\n  repositories: [{}]\n  packages: [hello]\narchs: [x86_64]\n",
+            server.url()
+        ),
+    )
+    .unwrap();
+    let auth = dir.path().join("auth");
+    std::fs::write(&auth, format!("{}={USER}:{SENTINEL}\n", server.host)).unwrap();
+    let out = dir.path().join("image.tar");
+    let build = |extra: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_apko"))
+            .arg("build")
+            .arg(&config)
+            .arg("hello:1")
+            .arg(&out)
+            .arg("--auth-file")
+            .arg(&auth)
+            .args(extra)
+            .env("HOME", dir.path())
+            .env("DOCKER_CONFIG", dir.path().join("docker"))
+            .env_remove("SSL_CERT_FILE")
+            .output()
+            .unwrap()
+    };
+    let refused = build(&[]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&refused.stderr)
+            .lines()
+            .last()
+            .unwrap(),
+        format!(
+            "Error: building amd64: fetching https://{}/repo/x86_64/APKINDEX.tar.gz: invalid peer certificate: UnknownIssuer; if the server's certificate comes from a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)",
+            server.host
+        )
+    );
+    assert!(!out.exists());
+    let built = build(&["--ca-file".as_ref(), tls.ca.as_os_str()]);
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(out.is_file());
 }

@@ -24,6 +24,9 @@ pub enum ApkError {
         /// What happened.
         reason: String,
     },
+    /// HTTPS cannot be set up: `SSL_CERT_FILE`, `--ca-file`, the TLS client.
+    #[error("{0}")]
+    Tls(String),
     /// The server refused every credential (or the credential sources failed).
     #[error("fetching {url}: {cause}")]
     Auth {

@@ -105,7 +105,7 @@ fn describe(e: reqwest::Error) -> String {
     let mut text = crate::net::describe(&e);
     if crate::net::is_certificate_problem(&text) {
         text.push_str(
-            "; if the server's certificate comes from a private CA, trust it with SSL_CERT_FILE or the build's CA certificates",
+            "; if the server's certificate comes from a private CA, give its certificate with --ca-file FILE (or SSL_CERT_FILE)",
         );
     }
     text
@@ -122,36 +122,27 @@ fn status_text(status: reqwest::StatusCode) -> String {
 }
 
 impl<'a> Fetcher<'a> {
-    /// A fetcher trusting the system roots (and `SSL_CERT_FILE`) plus `ca_certificates`.
+    /// A fetcher trusting the system roots (or `SSL_CERT_FILE`'s) plus `ca_certificates`
+    /// (`--ca-file`).
     pub fn new(
         resolver: &'a Resolver,
         cache_dir: Option<PathBuf>,
         offline: bool,
         ca_certificates: &[PathBuf],
     ) -> Result<Fetcher<'a>, ApkError> {
-        let mut certs = Vec::new();
-        for path in ca_certificates {
-            let pem = std::fs::read(path).map_err(|e| ApkError::io(path, e))?;
-            certs.extend(reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                ApkError::Key(format!(
-                    "CA certificate file {} is not PEM: {}",
-                    path.display(),
-                    e.without_url()
-                ))
-            })?);
-        }
+        let certs =
+            crate::net::tls::extra_roots(ca_certificates).map_err(|reason| ApkError::Fetch {
+                url: String::new(),
+                reason,
+            })?;
         let policy = crate::net::policy();
         // The read timeout and the deadline are kept by `get` (reqwest's would not say
-        // which of them passed, nor after how long).
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(policy.connect_timeout)
+        // which of them passed, nor after how long). Redirects are followed (mirrors and
+        // CDNs use them); reqwest drops the credentials when the host changes.
+        let client = crate::net::tls::builder(&policy)
             .tls_certs_merge(certs)
             .build()
-            .map_err(|e| ApkError::Fetch {
-                url: String::new(),
-                reason: format!("cannot set up HTTPS: {}", e.without_url()),
-            })?;
+            .map_err(|e| ApkError::Tls(format!("cannot set up HTTPS: {}", e.without_url())))?;
         Ok(Fetcher {
             client,
             policy,

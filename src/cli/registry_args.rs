@@ -17,8 +17,8 @@ pub struct RegistryArgs {
     /// Use plain HTTP for every registry (as oras --plain-http).
     #[arg(long)]
     pub plain_http: bool,
-    /// Trust the CA certificates in this PEM file too (besides the system's; SSL_CERT_FILE
-    /// replaces the system's).
+    /// Trust the CA certificates in this PEM file too, for registries and APK repositories
+    /// (besides the system's; SSL_CERT_FILE replaces the system's).
     #[arg(long, value_name = "FILE")]
     pub ca_file: Vec<PathBuf>,
     /// How many times to retry a request that got 429, 5xx, a reset connection or a cut-off

@@ -210,7 +210,7 @@ async fn build_arch(
         offline: opts.offline,
         build_time: opts.build_date.unwrap_or(0),
         resolver: &opts.resolver,
-        ca_certificates: Vec::new(),
+        ca_certificates: opts.registry.ca_files.clone(),
     };
     let installed = apk::install(&req, &mut tree).await?;
     root_owned(&mut tree, base_tree.as_ref());

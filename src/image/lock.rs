@@ -231,7 +231,7 @@ pub fn install_request<'a>(
         offline: opts.offline,
         build_time: 0,
         resolver: &opts.resolver,
-        ca_certificates: Vec::new(),
+        ca_certificates: opts.registry.ca_files.clone(),
     }
 }
 

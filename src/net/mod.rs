@@ -4,6 +4,7 @@
 //! ([`LimitedReader`]).
 
 pub mod retry;
+pub mod tls;
 
 use std::time::Duration;
 

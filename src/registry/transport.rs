@@ -161,12 +161,8 @@ pub struct Transport {
 /// kept by [`Transport::send`] and the body readers, which know what was awaited (reqwest's
 /// would also count the time spent sending an upload).
 fn builder(policy: &crate::net::Policy) -> reqwest::ClientBuilder {
-    reqwest::Client::builder()
+    crate::net::tls::builder(policy)
         .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(policy.connect_timeout)
-        .pool_idle_timeout(Duration::from_secs(60))
-        .tcp_nodelay(true)
         // Parallel uploads on parallel HTTP/1.1 connections: one HTTP/2 connection would cap
         // them all at the server's flow-control window (1 MiB in Go's registries).
         .http1_only()
@@ -176,36 +172,7 @@ impl Transport {
     /// Checks `SSL_CERT_FILE` and reads the `--ca-file` certificates; HTTPS then trusts the
     /// system roots (or `SSL_CERT_FILE`'s) plus those.
     pub fn new(options: Options) -> Result<Transport, Error> {
-        if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
-            let path = Path::new(&file);
-            let ok = std::fs::read(path)
-                .map(|b| reqwest::Certificate::from_pem_bundle(&b).is_ok_and(|c| !c.is_empty()));
-            if !matches!(ok, Ok(true)) {
-                return Err(Error::Tls(format!(
-                    "SSL_CERT_FILE={} holds no PEM certificate (it replaces the system's CA bundle): fix or unset it",
-                    path.display()
-                )));
-            }
-        }
-        let mut extra_roots = Vec::new();
-        for file in &options.ca_files {
-            let bytes = std::fs::read(file).map_err(|e| {
-                Error::Tls(format!("cannot read --ca-file {}: {e}", file.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
-                Error::Tls(format!(
-                    "--ca-file {} is not a PEM certificate bundle: {e}",
-                    file.display()
-                ))
-            })?;
-            if certs.is_empty() {
-                return Err(Error::Tls(format!(
-                    "--ca-file {} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)",
-                    file.display()
-                )));
-            }
-            extra_roots.extend(certs);
-        }
+        let extra_roots = crate::net::tls::extra_roots(&options.ca_files).map_err(Error::Tls)?;
         let policy = crate::net::policy();
         let plain = builder(&policy)
             .tls_certs_only(Vec::new())
