@@ -3,6 +3,7 @@
 
 pub mod apk;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod daemon;
 pub mod fs;

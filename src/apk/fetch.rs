@@ -451,7 +451,7 @@ const ATTEMPTS: u32 = retry::RETRIES + 1;
 /// Writes `bytes` to `path` atomically (a crash leaves no half-written cache entry).
 fn store(path: &Path, bytes: &[u8]) -> Result<(), ApkError> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    super::cache::create_dir(dir).map_err(|e| ApkError::io(dir, e))?;
+    crate::cache::create_dir(dir).map_err(|e| ApkError::io(dir, e))?;
     let tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| ApkError::io(dir, e))?;
     std::fs::write(tmp.path(), bytes).map_err(|e| ApkError::io(tmp.path(), e))?;
     tmp.persist(path).map_err(|e| ApkError::io(path, e.error))?;

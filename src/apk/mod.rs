@@ -2,7 +2,6 @@
 //! installing them into the image filesystem ([`crate::fs::Tree`]). Every download goes
 //! through the credential resolver ([`crate::auth::Resolver`]), per host.
 
-pub mod cache;
 pub mod db;
 pub mod discover;
 pub mod error;

@@ -1,7 +1,7 @@
 //! `apko clean`: empties the download cache, as apko's `clean` does, but removes only the
 //! cache's own entries.
 
-use crate::apk::cache;
+use crate::cache;
 use anyhow::{Context, anyhow};
 use clap::Args;
 use std::path::PathBuf;

@@ -46,7 +46,7 @@ impl SourceArgs {
     pub fn cache_dir(&self) -> Option<PathBuf> {
         self.cache_dir_flag
             .clone()
-            .or_else(crate::apk::cache::default_dir)
+            .or_else(crate::cache::default_dir)
     }
 
     /// Appends the extra keys and repositories to the configuration, as apko does.

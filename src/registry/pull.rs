@@ -233,7 +233,7 @@ fn to_cache(cache: &Path, layout: &Layout, digest: &Digest) {
     let source = layout.blob_path(digest);
     let dest = cached(cache, digest);
     let dir = dest.parent().unwrap_or(cache);
-    if dest.exists() || crate::apk::cache::create_dir(dir).is_err() {
+    if dest.exists() || crate::cache::create_dir(dir).is_err() {
         return;
     }
     if std::fs::hard_link(&source, &dest).is_ok() {
@@ -313,7 +313,7 @@ mod tests {
         assert!(!from_cache(&cache, &layout, &digest, size), "empty cache");
 
         let file = cached(&cache, &digest);
-        crate::apk::cache::create_dir(file.parent().unwrap()).unwrap();
+        crate::cache::create_dir(file.parent().unwrap()).unwrap();
         std::fs::write(&file, b"layer bytez").unwrap();
         assert!(!from_cache(&cache, &layout, &digest, size));
         assert!(!file.exists(), "a bad copy is dropped");

@@ -1,6 +1,6 @@
-//! The download cache: where it is by default, and what `apko clean` may remove from it.
-//! Packages are kept by checksum and verified on every reuse; indexes and keys are kept by
-//! URL for `--offline` and downloaded again otherwise.
+//! The download cache of APK downloads and pulled base-image blobs: where it is by default,
+//! and what `apko clean` may remove from it. Packages are kept by checksum and verified on
+//! every reuse; indexes and keys are kept by URL for `--offline` and downloaded again otherwise.
 
 use std::path::{Path, PathBuf};
 
