@@ -2,7 +2,7 @@
 //! same file (the goal: within 3x). Prints medians of repeated runs.
 
 use apko::apk::index::Index;
-use apko::apk::resolve::{Resolver, Source};
+use apko::apk::resolve::{PackageResolver, Source};
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ fn main() {
         let start = Instant::now();
         let index = Index::from_targz(&bytes, None, "alpine-316").unwrap();
         parse_only.push(start.elapsed());
-        let resolver = Resolver::new(vec![Source {
+        let resolver = PackageResolver::new(vec![Source {
             index: &index,
             tag: None,
             installed: false,

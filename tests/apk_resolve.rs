@@ -3,7 +3,7 @@
 //! install_if, version constraints.
 
 use apko::apk::index::Index;
-use apko::apk::resolve::{Resolver, Source};
+use apko::apk::resolve::{PackageResolver, Source};
 
 const TESTDATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/testdata");
 
@@ -22,7 +22,7 @@ fn world(items: &[&str]) -> Vec<String> {
 
 /// `name-version` of each package to install, in order.
 fn resolve(sources: &[Source], w: &[&str]) -> Result<Vec<String>, String> {
-    let resolver = Resolver::new(sources.to_vec());
+    let resolver = PackageResolver::new(sources.to_vec());
     let w = world(w);
     let w: &'static [String] = Box::leak(w.into_boxed_slice());
     resolver

@@ -51,7 +51,7 @@ enum Parent<'a> {
 }
 
 /// The resolver over a set of sources; build once, resolve any world.
-pub struct Resolver<'a> {
+pub struct PackageResolver<'a> {
     sources: Vec<Source<'a>>,
     by_name: HashMap<&'a str, Vec<Candidate<'a>>>,
     install_if: Vec<PkgId>,
@@ -61,9 +61,9 @@ fn provide_parts(provide: &str) -> (&str, &str) {
     provide.split_once('=').unwrap_or((provide, ""))
 }
 
-impl<'a> Resolver<'a> {
+impl<'a> PackageResolver<'a> {
     /// Indexes every package of `sources` by name and provided name.
-    pub fn new(sources: Vec<Source<'a>>) -> Resolver<'a> {
+    pub fn new(sources: Vec<Source<'a>>) -> PackageResolver<'a> {
         let total: usize = sources.iter().map(|s| s.index.len()).sum();
         let mut by_name: HashMap<&'a str, Vec<Candidate<'a>>> = HashMap::with_capacity(total * 2);
         let mut install_if = Vec::new();
@@ -91,7 +91,7 @@ impl<'a> Resolver<'a> {
                 }
             }
         }
-        Resolver {
+        PackageResolver {
             sources,
             by_name,
             install_if,
@@ -155,7 +155,7 @@ struct Frame<'a> {
 }
 
 struct State<'r, 'a> {
-    r: &'r Resolver<'a>,
+    r: &'r PackageResolver<'a>,
     /// Package name → the selected package.
     selected: HashMap<&'a str, PkgId>,
     /// Provided name → selected providers and the versions they provide.

@@ -8,7 +8,7 @@ use super::install::{self, Installer};
 use super::keys::Keyring;
 use super::package::ApkFile;
 use super::repo::{Location, Spec, runtime_line};
-use super::resolve::{Resolver, Source};
+use super::resolve::{PackageResolver, Source};
 use super::{ApkError, InstallRequest, InstalledPackage};
 use base64::Engine;
 use futures_util::{StreamExt, TryStreamExt, stream};
@@ -193,7 +193,7 @@ pub async fn resolve_only(
     let base = base_index(tree)?;
     let sources = sources(base.as_ref(), &prepared);
     let first_repo = sources.len() - prepared.specs.len();
-    let resolver = Resolver::new(sources);
+    let resolver = PackageResolver::new(sources);
     let order = resolver.resolve(&req.packages)?;
     Ok(order
         .into_iter()
@@ -221,7 +221,7 @@ pub async fn run(
     let base = base_index(tree)?;
     let sources = sources(base.as_ref(), &prepared);
     let first_repo = sources.len() - prepared.specs.len();
-    let resolver = Resolver::new(sources);
+    let resolver = PackageResolver::new(sources);
     let order = resolver.resolve(&req.packages)?;
     let (specs, keyring) = (&prepared.specs, &prepared.keyring);
 
