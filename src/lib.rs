@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod daemon;
+pub mod files;
 pub mod fs;
 pub mod image;
 pub mod net;

@@ -307,3 +307,74 @@ fn what_apk_accepts_still_builds() {
         "F:usr F:usr/lib R:libfoo.so.1 F:usr/lib/mine R:own R:own2"
     );
 }
+
+/// What `apko build` says for `args` (it must fail with exit 1 and write no OUTPUT).
+fn build_refused(dir_: &Path, args: &[&str]) -> String {
+    let out = dir_.join("out.tar");
+    let mut all = vec!["build"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["x:1", out.to_str().unwrap()]);
+    let run = apko(dir_, &all);
+    assert_eq!(run.status.code(), Some(1), "{run:?}");
+    assert!(!out.exists());
+    String::from_utf8_lossy(&run.stderr)
+        .lines()
+        .last()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn inputs_that_are_not_regular_files_or_too_big_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let mkfifo = |name: &str| {
+        let c = std::ffi::CString::new(d.join(name).to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    };
+    // A FIFO as the configuration: refused at once (it would block forever).
+    mkfifo("fifo.yaml");
+    let started = std::time::Instant::now();
+    assert_eq!(
+        build_refused(d, &["fifo.yaml"]),
+        "Error: failed to read image configuration fifo.yaml: it is a FIFO (named pipe), not a regular file"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // A device.
+    assert_eq!(
+        build_refused(d, &["/dev/zero"]),
+        "Error: failed to read image configuration /dev/zero: it is a device, not a regular file"
+    );
+    // Over 16 MiB: refused before it is read.
+    let big = std::fs::File::create(d.join("big.yaml")).unwrap();
+    big.set_len((16 << 20) + 1).unwrap();
+    assert_eq!(
+        build_refused(d, &["big.yaml"]),
+        "Error: failed to read image configuration big.yaml: it is 16777217 bytes, more than such a file can be (16 MiB)"
+    );
+    // An include that is a FIFO.
+    std::fs::write(
+        d.join("top.yaml"),
+        "include: fifo.yaml\ncontents:\n  packages: [x]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        build_refused(d, &["top.yaml"]),
+        "Error: failed to read image configuration fifo.yaml: it is a FIFO (named pipe), not a regular file"
+    );
+    // A key that is a device, and an --auth-file that is a FIFO.
+    std::fs::write(
+        d.join("ok.yaml"),
+        "contents:\n  repositories: [./repo]\n  packages: [x]\narchs: [x86_64]\n",
+    )
+    .unwrap();
+    let err = build_refused(d, &["ok.yaml", "-k", "/dev/zero"]);
+    assert!(
+        err.ends_with("cannot read /dev/zero: it is a device, not a regular file"),
+        "{err}"
+    );
+    assert_eq!(
+        build_refused(d, &["ok.yaml", "--auth-file", "fifo.yaml"]),
+        "Error: cannot read --auth-file fifo.yaml: it is a FIFO (named pipe), not a regular file"
+    );
+}

@@ -74,7 +74,8 @@ impl Keyring {
     }
 
     fn add_file(&mut self, path: &Path) -> Result<(), ApkError> {
-        let pem = std::fs::read(path).map_err(|e| ApkError::io(path, e))?;
+        let pem = crate::files::read_regular(path, crate::net::MAX_KEY_SIZE)
+            .map_err(|e| ApkError::io(path, e))?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

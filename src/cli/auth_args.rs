@@ -37,7 +37,7 @@ impl AuthArgs {
             out.push(a);
         }
         for file in &self.auth_file {
-            let text = std::fs::read_to_string(file)
+            let text = crate::files::read_regular_text(file, crate::files::MAX_LIST)
                 .with_context(|| format!("cannot read --auth-file {}", file.display()))?;
             out.extend(
                 inline::parse_lines(&text, &format!("--auth-file {}", file.display()))

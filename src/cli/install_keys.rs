@@ -35,12 +35,13 @@ fn repositories(text: &str) -> Vec<&str> {
 /// Runs `apko install-keys`.
 pub fn run(args: InstallKeysArgs, config: Option<&Path>) -> anyhow::Result<ExitCode> {
     let list = args.root.join("etc/apk/repositories");
-    let text = std::fs::read_to_string(&list).with_context(|| {
-        format!(
-            "cannot read {}: install-keys discovers keys for the repositories listed there",
-            list.display()
-        )
-    })?;
+    let text =
+        crate::files::read_regular_text(&list, crate::files::MAX_LIST).with_context(|| {
+            format!(
+                "cannot read {}: install-keys discovers keys for the repositories listed there",
+                list.display()
+            )
+        })?;
     let resolver = args.auth.resolver(config, Vec::new())?;
     let fetcher = Fetcher::new(&resolver, None, false, &[])?;
     let keys_dir = args.root.join("etc/apk/keys");

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 pub fn extra_roots(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, String> {
     if let Some(file) = std::env::var_os("SSL_CERT_FILE") {
         let path = Path::new(&file);
-        let ok = std::fs::read(path)
+        let ok = crate::files::read_regular(path, crate::files::MAX_LIST)
             .map(|b| reqwest::Certificate::from_pem_bundle(&b).is_ok_and(|c| !c.is_empty()));
         if !matches!(ok, Ok(true)) {
             return Err(format!(
@@ -20,7 +20,7 @@ pub fn extra_roots(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, St
     }
     let mut roots = Vec::new();
     for file in ca_files {
-        let bytes = std::fs::read(file)
+        let bytes = crate::files::read_regular(file, crate::files::MAX_LIST)
             .map_err(|e| format!("cannot read --ca-file {}: {e}", file.display()))?;
         let certs = reqwest::Certificate::from_pem_bundle(&bytes).map_err(|e| {
             format!(

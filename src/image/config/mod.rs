@@ -361,10 +361,12 @@ impl ImageConfig {
             )));
         }
         seen.push(canonical);
-        let text = std::fs::read_to_string(&resolved).map_err(|reason| ConfigError::Read {
-            path: name.clone(),
-            reason,
-        })?;
+        let text = crate::files::read_regular_text(&resolved, crate::files::MAX_CONFIG).map_err(
+            |reason| ConfigError::Read {
+                path: name.clone(),
+                reason,
+            },
+        )?;
         sha2::Digest::update(hasher, text.as_bytes());
         let mut ic = Self::parse(&text, &name)?;
         if !ic.include.is_empty() {
