@@ -5,7 +5,7 @@
 use super::db::{self, FileRecord};
 use super::package::{ApkFile, DataEntry, EntryKind};
 use super::{ApkError, InstalledPackage};
-use crate::fs::{Entry, Kind, Tree, normalize};
+use crate::fs::{Content, Entry, Kind, Spill, Tree, normalize};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn installed_db(tree: &Tree) -> Option<String> {
 
 fn file_text(tree: &Tree, path: &str) -> Option<Vec<u8>> {
     match tree.get(path).map(|e| &e.kind) {
-        Some(Kind::File(data)) => Some(data.to_vec()),
+        Some(Kind::File(data)) => data.read().ok().map(|d| d.into_owned()),
         _ => None,
     }
 }
@@ -47,7 +47,7 @@ fn dir(mode: u32, mtime: u64) -> Entry {
     }
 }
 
-fn file(data: impl Into<Arc<[u8]>>, mode: u32, mtime: u64) -> Entry {
+fn file(data: impl Into<Content>, mode: u32, mtime: u64) -> Entry {
     Entry {
         mtime,
         ..Entry::file(data, mode)
@@ -174,6 +174,8 @@ pub struct Installer {
     scripts: Vec<u8>,
     triggers: String,
     build_time: u64,
+    /// Where packages' files go (created with the first package).
+    spill: Option<Arc<Spill>>,
 }
 
 impl Installer {
@@ -216,6 +218,7 @@ impl Installer {
                 .map(|t| String::from_utf8_lossy(&t).into_owned())
                 .unwrap_or_default(),
             build_time,
+            spill: None,
         }
     }
 
@@ -227,8 +230,19 @@ impl Installer {
             origin: pkg.origin.clone(),
             replaces: pkg.replaces.clone(),
         };
+        let spill = match &self.spill {
+            Some(s) => s.clone(),
+            None => {
+                let s = Spill::shared().map_err(|e| {
+                    ApkError::Install(format!("package {}: {e}; cannot install it", pkg.name))
+                })?;
+                self.spill.insert(s).clone()
+            }
+        };
         let mut files = Vec::new();
-        apk.for_each_entry(|entry| self.add_entry(tree, &me, entry, &mut files))?;
+        apk.for_each_entry_spilled(&spill, |entry, content| {
+            self.add_entry(tree, &me, entry, content, &mut files)
+        })?;
         self.pending.push(Pending {
             package: pkg.clone(),
             files,
@@ -259,6 +273,7 @@ impl Installer {
         tree: &mut Tree,
         me: &Owner,
         entry: DataEntry,
+        content: Option<Content>,
         files: &mut Vec<(FileRecord, Option<String>)>,
     ) -> Result<(), ApkError> {
         let refuse = |why: String| {
@@ -329,7 +344,7 @@ impl Installer {
             return Ok(());
         }
         let kind = match entry.kind {
-            EntryKind::File(data) => Kind::File(data.into()),
+            EntryKind::File(_) => Kind::File(content.unwrap_or_default()),
             EntryKind::Symlink(target) => Kind::Symlink(target),
             EntryKind::Hardlink(target) => {
                 let target = normalize(&target).map_err(bad)?;
@@ -456,7 +471,7 @@ pub fn set_world(tree: &mut Tree, packages: &[String]) -> Result<(), ApkError> {
     let mut world = packages.to_vec();
     world.sort();
     world.dedup();
-    let text: Arc<[u8]> = format!("{}\n", world.join("\n")).into_bytes().into();
+    let text = Content::from(format!("{}\n", world.join("\n")).into_bytes());
     match tree.get_mut("etc/apk/world") {
         Some(e) => {
             e.kind = Kind::File(text);

@@ -2,16 +2,22 @@
 //! and scripts) and the data section (the files). The control section's SHA-1 must equal the
 //! index's `C:Q1…` and the data section's SHA-256 the `.PKGINFO` `datahash`, so a package
 //! swapped or edited after the index was signed is refused.
+//!
+//! Once verified, the data section moves to the build's spill file ([`crate::fs::Spill`]) and
+//! is inflated from there, entry by entry, as it is installed: a package costs memory for its
+//! control section only.
 
 use super::ApkError;
 use super::meta::Package;
 use super::sign;
+use crate::fs::{Content, CopyError, Spill};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use sha1::{Digest, Sha1};
 use sha2::Sha256;
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::sync::Arc;
 
 /// A byte range of a package file and its digest, as apko's lockfiles record them.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,8 +66,10 @@ pub struct ApkFile {
     pub sections: Sections,
     /// The control section, decompressed (a tar: `.PKGINFO`, `.pre-install`, …).
     pub control: Vec<u8>,
-    bytes: Vec<u8>,
-    data_offset: usize,
+    /// The signature and control members as read.
+    head: Vec<u8>,
+    /// The data section, compressed, as read (verified against `datahash`).
+    data: Content,
 }
 
 /// What a data entry is.
@@ -176,18 +184,38 @@ impl ApkFile {
                 )));
             }
         }
+        let data = if bytes.len() - data_offset <= crate::fs::INLINE_MAX {
+            Content::from(&bytes[data_offset..])
+        } else {
+            let spilled = Spill::shared().and_then(|spill| {
+                let (offset, len) = spill.append_bytes(&bytes[data_offset..])?;
+                Ok(Content::spilled(&spill, offset, len))
+            });
+            spilled.map_err(|e| {
+                ApkError::Install(format!(
+                    "package {what}: cannot keep its data section in {}: {e}",
+                    crate::fs::spill_dir().display()
+                ))
+            })?
+        };
+        let mut head = bytes;
+        head.truncate(data_offset);
+        head.shrink_to_fit();
         Ok(ApkFile {
             package,
             sections,
             control,
-            bytes,
-            data_offset,
+            head,
+            data,
         })
     }
 
-    /// The file as read (what the download cache keeps).
-    pub fn raw(&self) -> &[u8] {
-        &self.bytes
+    /// The file as read (what the download cache keeps), read back whole.
+    pub fn raw(&self) -> std::io::Result<Vec<u8>> {
+        let mut out = Vec::with_capacity(self.head.len() + self.data.len() as usize);
+        out.extend_from_slice(&self.head);
+        self.data.write_to(&mut out)?;
+        Ok(out)
     }
 
     /// The control section's executable entries (`.pre-install`, `.trigger`, …) with their
@@ -213,10 +241,61 @@ impl ApkFile {
         out
     }
 
-    /// Calls `f` for each entry of the data section, in tar order.
+    /// Calls `f` for each entry of the data section, in tar order, a regular file's contents
+    /// in memory (tests and tools; the installer uses [`ApkFile::for_each_entry_spilled`]).
     pub fn for_each_entry(
         &self,
         mut f: impl FnMut(DataEntry) -> Result<(), ApkError>,
+    ) -> Result<(), ApkError> {
+        let bound = sign::Bound::data();
+        self.walk(|mut entry, size, reader, bad| {
+            if let EntryKind::File(data) = &mut entry.kind {
+                // The header's size is the sender's word: no more than the bound, nor than a
+                // first guess.
+                let hint = size.min(bound.limit).min(64 << 20);
+                data.reserve(hint as usize);
+                reader.read_to_end(data).map_err(bad)?;
+            }
+            f(entry)
+        })
+    }
+
+    /// Calls `f` for each entry of the data section, in tar order, with a regular file's
+    /// contents as a [`Content`]: small ones inline, the rest streamed into `spill` as they are
+    /// inflated (the entry's `EntryKind::File` is then empty).
+    pub fn for_each_entry_spilled(
+        &self,
+        spill: &Arc<Spill>,
+        mut f: impl FnMut(DataEntry, Option<Content>) -> Result<(), ApkError>,
+    ) -> Result<(), ApkError> {
+        let what = self.package.id();
+        self.walk(|entry, _, reader, bad| {
+            let content = match entry.kind {
+                EntryKind::File(_) => {
+                    Some(Content::from_reader(reader, spill).map_err(|e| match e {
+                        CopyError::Read(e) => bad(e),
+                        CopyError::Write(e) => ApkError::Install(format!(
+                            "package {what}: cannot write its files to {}: {e}",
+                            spill.dir().display()
+                        )),
+                    })?)
+                }
+                _ => None,
+            };
+            f(entry, content)
+        })
+    }
+
+    /// Walks the data section: each entry (a regular file with no data yet), its header's
+    /// size, a reader of its contents and the error mapping for reads.
+    fn walk(
+        &self,
+        mut f: impl FnMut(
+            DataEntry,
+            u64,
+            &mut dyn Read,
+            &dyn Fn(std::io::Error) -> ApkError,
+        ) -> Result<(), ApkError>,
     ) -> Result<(), ApkError> {
         let what = self.package.id();
         let bad = |e: std::io::Error| {
@@ -229,9 +308,8 @@ impl ApkFile {
             }
         };
         let bound = sign::Bound::data();
-        let decoder = bound.reader(flate2::bufread::MultiGzDecoder::new(
-            &self.bytes[self.data_offset..],
-        ));
+        let source = std::io::BufReader::with_capacity(64 * 1024, ContentReader::new(&self.data));
+        let decoder = bound.reader(flate2::bufread::MultiGzDecoder::new(source));
         let mut archive = tar::Archive::new(decoder);
         for entry in archive.entries().map_err(bad)? {
             let mut entry = entry.map_err(bad)?;
@@ -279,18 +357,11 @@ impl ApkFile {
                     EntryKind::BlockDevice(a, b)
                 }
                 tar::EntryType::Fifo => EntryKind::Fifo,
-                tar::EntryType::Regular | tar::EntryType::Continuous => {
-                    // The header's size is the sender's word: no more than the bound, nor
-                    // than a first guess.
-                    let hint = header.size().unwrap_or(0).min(bound.limit).min(64 << 20);
-                    let mut data = Vec::with_capacity(hint as usize);
-                    entry.read_to_end(&mut data).map_err(bad)?;
-                    EntryKind::File(data)
-                }
+                tar::EntryType::Regular | tar::EntryType::Continuous => EntryKind::File(Vec::new()),
                 // GNU long names and PAX headers are consumed by the tar reader.
                 _ => continue,
             };
-            f(DataEntry {
+            let data_entry = DataEntry {
                 path,
                 kind,
                 mode: header.mode().unwrap_or(0o644) & 0o7777,
@@ -299,8 +370,30 @@ impl ApkFile {
                 mtime: header.mtime().unwrap_or(0),
                 xattrs,
                 checksum,
-            })?;
+            };
+            f(data_entry, header.size().unwrap_or(0), &mut entry, &bad)?;
         }
         Ok(())
+    }
+}
+
+/// A [`Content`] read from the start, in order.
+struct ContentReader<'a> {
+    content: &'a Content,
+    at: u64,
+}
+
+impl<'a> ContentReader<'a> {
+    fn new(content: &'a Content) -> ContentReader<'a> {
+        ContentReader { content, at: 0 }
+    }
+}
+
+impl Read for ContentReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.content.len() - self.at).min(buf.len() as u64) as usize;
+        self.content.read_at(self.at, &mut buf[..n])?;
+        self.at += n as u64;
+        Ok(n)
     }
 }

@@ -258,12 +258,12 @@ pub async fn run(
                             .await?;
                         // Still not the package the index names: no copy of it is kept.
                         let apk = ApkFile::open(got.bytes, expected, &what)?;
-                        fetcher.keep(got.unstored, apk.raw());
+                        keep(fetcher, got.unstored, &apk);
                         apk
                     }
                     other => {
                         let apk = other?;
-                        fetcher.keep(unstored, apk.raw());
+                        keep(fetcher, unstored, &apk);
                         apk
                     }
                 };
@@ -290,6 +290,18 @@ pub async fn run(
     install::write_repositories(tree, &runtime, 0)?;
     install::write_keys(tree, keyring.keys(), 0)?;
     Ok(installed)
+}
+
+/// Stores a verified download in the cache (its data section is read back from the spill
+/// file, so only when there is something to store).
+fn keep(fetcher: &Fetcher<'_>, unstored: Option<std::path::PathBuf>, apk: &ApkFile) {
+    if unstored.is_none() {
+        return;
+    }
+    match apk.raw() {
+        Ok(raw) => fetcher.keep(unstored, &raw),
+        Err(e) => tracing::warn!("downloads are not cached: {e}"),
+    }
 }
 
 /// Reads a local `.apk` with no index to check it against (tests and tools).

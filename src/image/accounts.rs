@@ -167,7 +167,7 @@ fn existing(tree: &Tree, path: &str) -> Result<String, String> {
 
 /// Replaces the contents, keeping the mode and owner of an existing file (new: 0644 root).
 fn write(tree: &mut Tree, path: &str, text: String, mtime: u64) -> Result<(), String> {
-    let data: std::sync::Arc<[u8]> = text.into_bytes().into();
+    let data = crate::fs::Content::from(text.into_bytes());
     if let Some(e) = tree.get_mut(path) {
         e.kind = Kind::File(data);
         return Ok(());

@@ -6,10 +6,9 @@
 
 use super::base::BaseImage;
 use super::config::{Arch, ImageConfig};
-use super::layer::{self, Layer};
+use super::layer::{self, BlobData, Layer};
 use super::oci::{self, ConfigFile, Descriptor, History, Index, Manifest, Platform};
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 /// apko's default environment, added for any variable the config does not set.
 const DEFAULT_ENV: [(&str, &str); 2] = [
@@ -26,8 +25,8 @@ pub const CREATED: &str = "org.opencontainers.image.created";
 /// A blob of the image: bytes and descriptor.
 #[derive(Debug, Clone)]
 pub struct Blob {
-    /// The bytes (shared: base layers are not copied).
-    pub data: Arc<Vec<u8>>,
+    /// The bytes (shared: base layers are not copied; a built layer stays in its file).
+    pub data: BlobData,
     /// Its descriptor.
     pub descriptor: Descriptor,
 }
@@ -145,7 +144,7 @@ pub fn image(
             digest: layer::sha256(&cfg_bytes),
             ..Descriptor::default()
         },
-        data: Arc::new(cfg_bytes),
+        data: BlobData::from(cfg_bytes),
     };
     let mut layers: Vec<Blob> = base
         .map(|b| {
@@ -165,7 +164,7 @@ pub fn image(
             digest: layer.digest,
             ..Descriptor::default()
         },
-        data: Arc::new(layer.blob),
+        data: layer.blob,
     });
     let mut annotations = annotations(ic);
     annotations.insert(CREATED.into(), oci::rfc3339(created));

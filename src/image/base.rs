@@ -4,8 +4,10 @@
 //! holds and the new layer carries only what changed.
 
 use super::config::Arch;
+use super::layer::BlobData;
 use super::oci::{self, ConfigFile, Descriptor, Index, Manifest};
-use crate::fs::{Entry, Kind, Tree, normalize};
+use crate::fs::{Content, CopyError, Entry, Kind, Spill, Tree, normalize};
+use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ pub struct BaseError {
 #[derive(Debug, Clone)]
 pub struct BaseLayer {
     /// The blob as stored in the layout.
-    pub blob: Arc<Vec<u8>>,
+    pub blob: BlobData,
     /// Its descriptor in the base manifest.
     pub descriptor: Descriptor,
     /// Its diff_id from the base config.
@@ -85,7 +87,7 @@ impl BaseImage {
             .zip(&config.rootfs.diff_ids)
             .map(|(d, diff_id)| {
                 Ok(BaseLayer {
-                    blob: Arc::new(read(&d.digest)?),
+                    blob: BlobData::from(read(&d.digest)?),
                     descriptor: d.clone(),
                     diff_id: diff_id.clone(),
                 })
@@ -94,24 +96,48 @@ impl BaseImage {
         Ok(BaseImage { config, layers })
     }
 
-    /// Unpacks every layer, bottom first, into `tree` (whiteouts applied).
+    /// Unpacks every layer, bottom first, into `tree` (whiteouts applied). Each layer is
+    /// inflated twice, streamed: once to check its diff_id, then to unpack it, its files
+    /// going to the build's spill file.
     pub fn unpack(&self, tree: &mut Tree) -> Result<(), String> {
+        let spill = Spill::shared().map_err(|e| e.to_string())?;
         for l in &self.layers {
-            let mut raw = Vec::new();
-            let read = if l.descriptor.media_type.ends_with("gzip") {
-                flate2::read::GzDecoder::new(&l.blob[..]).read_to_end(&mut raw)
-            } else {
-                (&l.blob[..]).read_to_end(&mut raw)
-            };
-            read.map_err(|e| format!("layer {}: {e}", l.descriptor.digest))?;
-            if super::layer::sha256(&raw) != l.diff_id {
+            let what = |e: std::io::Error| format!("layer {}: {e}", l.descriptor.digest);
+            let mut hash = Sha256::new();
+            std::io::copy(&mut self.layer_tar(l), &mut HashSink(&mut hash)).map_err(what)?;
+            let raw_digest = format!("sha256:{}", hex::encode(hash.finalize()));
+            if raw_digest != l.diff_id {
                 return Err(format!(
                     "layer {} does not match its diff_id {}",
                     l.descriptor.digest, l.diff_id
                 ));
             }
-            unpack_tar(&raw, tree).map_err(|e| format!("layer {}: {e}", l.descriptor.digest))?;
+            unpack_from(self.layer_tar(l), tree, &spill).map_err(what)?;
         }
+        Ok(())
+    }
+
+    /// The uncompressed tar of layer `l`.
+    fn layer_tar<'a>(&self, l: &'a BaseLayer) -> Box<dyn Read + 'a> {
+        let raw = std::io::BufReader::with_capacity(1 << 16, l.blob.reader());
+        if l.descriptor.media_type.ends_with("gzip") {
+            Box::new(flate2::bufread::GzDecoder::new(raw))
+        } else {
+            Box::new(raw)
+        }
+    }
+}
+
+/// Feeds a hash.
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
@@ -144,6 +170,11 @@ fn find_manifest(
 
 /// Applies one uncompressed layer tar to `tree`, honouring OCI whiteouts.
 pub fn unpack_tar(raw: &[u8], tree: &mut Tree) -> std::io::Result<()> {
+    unpack_from(raw, tree, &Spill::shared()?)
+}
+
+/// [`unpack_tar`] from a reader, files larger than a few bytes going to `spill`.
+fn unpack_from(raw: impl Read, tree: &mut Tree, spill: &Arc<Spill>) -> std::io::Result<()> {
     let mut archive = tar::Archive::new(raw);
     for entry in archive.entries()? {
         let mut entry = entry?;
@@ -199,11 +230,11 @@ pub fn unpack_tar(raw: &[u8], tree: &mut Tree) -> std::io::Result<()> {
                 header.device_minor()?.unwrap_or(0),
             ),
             tar::EntryType::Fifo => Kind::Fifo,
-            tar::EntryType::Regular | tar::EntryType::Continuous => {
-                let mut data = Vec::with_capacity(entry.size() as usize);
-                entry.read_to_end(&mut data)?;
-                Kind::File(data.into())
-            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => Kind::File(
+                Content::from_reader(&mut entry, spill).map_err(|e| match e {
+                    CopyError::Read(e) | CopyError::Write(e) => e,
+                })?,
+            ),
             _ => continue,
         };
         let mut xattrs = BTreeMap::new();

@@ -254,8 +254,9 @@ async fn build_arch(
         None => tree,
     };
     let threads = opts.threads;
-    let layer = tokio::task::spawn_blocking(move || Layer::from_tree(&layer_tree, threads))
+    let layer = tokio::task::spawn_blocking(move || Layer::write(&layer_tree, threads))
         .await
+        .map_err(|e| anyhow!("writing the layer failed: {e}"))?
         .map_err(|e| anyhow!("writing the layer failed: {e}"))?;
     tracing::debug!(
         "{arch}: layer {} ({} bytes) written in {:.2?}",
@@ -396,7 +397,7 @@ fn append_lines(tree: &mut Tree, path: &str, lines: &[String], mtime: u64) {
         text.push_str(l);
         text.push('\n');
     }
-    let data: Arc<[u8]> = text.into_bytes().into();
+    let data = crate::fs::Content::from(text.into_bytes());
     match tree.get_mut(path) {
         Some(e) => e.kind = Kind::File(data),
         None => {

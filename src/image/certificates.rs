@@ -14,7 +14,6 @@ use crate::fs::{Entry, Kind, Tree};
 use anyhow::{Context, anyhow, bail};
 use base64::Engine;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// Where inline certificates are written (read by `update-ca-certificates`).
 const CA_CERTS_DIR: &str = "usr/local/share/ca-certificates";
@@ -171,7 +170,7 @@ fn append(tree: &mut Tree, path: &str, data: &[u8], mtime: u64) -> anyhow::Resul
         };
         let mut joined = old.to_vec();
         joined.extend_from_slice(data);
-        e.kind = Kind::File(Arc::from(joined));
+        e.kind = Kind::File(joined.into());
         e.mtime = mtime;
     }
     Ok(())

@@ -41,6 +41,10 @@ pub fn update(tree: &mut Tree, mtime: u64) {
 }
 
 fn file<'a>(tree: &'a Tree, path: &str) -> Option<&'a [u8]> {
+    content(tree, path).map(|c| &c[..])
+}
+
+fn content<'a>(tree: &'a Tree, path: &str) -> Option<&'a crate::fs::Content> {
     match tree.get(&tree.resolve(path)).map(|e| &e.kind) {
         Some(Kind::File(data)) => Some(data),
         _ => None,
@@ -137,13 +141,21 @@ fn entries(tree: &Tree, dirs: &[String]) -> Vec<CacheEntry> {
             continue;
         }
         for (name, entry) in tree.children(&real) {
-            let data = match &entry.kind {
-                Kind::File(d) => d.clone(),
-                Kind::Symlink(_) => match file(tree, &join(&real, name)) {
-                    Some(d) => d.into(),
+            // Read for the moment, not kept: every library of the image passes here.
+            let lib = match &entry.kind {
+                Kind::File(d) => d,
+                Kind::Symlink(_) => match content(tree, &join(&real, name)) {
+                    Some(d) => d,
                     None => continue,
                 },
                 _ => continue,
+            };
+            let data = match lib.read() {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::warn!("/{rel}/{name}: {e}; left out of /etc/ld.so.cache");
+                    continue;
+                }
             };
             let Some(elf) = Elf::parse(&data) else {
                 continue;

@@ -9,8 +9,11 @@
 //! - otherwise → a `docker load`-able tarball (`manifest.json`, the config and layer blobs,
 //!   each arch tagged `TAG-ARCH`) followed, as apko appends them, by the raw manifests and
 //!   `index.json`. Written to a temporary file beside OUTPUT and renamed over it.
+//!
+//! Layers are streamed from where the build left them (a temporary file), never read whole.
 
 use super::assemble::Image;
+use super::layer::BlobData;
 use super::layer::tar::{END, file_header, padding};
 use super::oci::{self, Index, REF_NAME};
 use crate::registry::reference::{DOCKER_HUB, Reference};
@@ -39,20 +42,21 @@ pub fn write_layout(
     std::fs::create_dir_all(&blobs)?;
     let mut names = Vec::new();
     for image in images {
+        let manifest = BlobData::from(image.manifest.clone());
         let mut all = vec![
-            (image.descriptor.digest.as_str(), &image.manifest[..]),
-            (
-                image.config.descriptor.digest.as_str(),
-                &image.config.data[..],
-            ),
+            (image.descriptor.digest.as_str(), &manifest),
+            (image.config.descriptor.digest.as_str(), &image.config.data),
         ];
         for l in &image.layers {
-            all.push((l.descriptor.digest.as_str(), &l.data[..]));
+            all.push((l.descriptor.digest.as_str(), &l.data));
         }
         for (digest, data) in all {
             let hex = digest.trim_start_matches("sha256:");
             if !names.iter().any(|n| n == hex) {
-                std::fs::write(blobs.join(hex), data)?;
+                let mut w =
+                    BufWriter::with_capacity(1 << 20, std::fs::File::create(blobs.join(hex))?);
+                data.write_to(&mut w)?;
+                w.into_inner().map_err(|e| e.into_error())?;
                 names.push(hex.to_string());
             }
         }
@@ -140,11 +144,16 @@ pub fn write_tarball(
         w.write_all(data)?;
         w.write_all(padding(data.len() as u64))
     };
+    let blob = |w: &mut BufWriter<_>, name: &str, data: &BlobData| -> std::io::Result<()> {
+        w.write_all(&file_header(name, data.len() as u64))?;
+        data.write_to(w)?;
+        w.write_all(padding(data.len() as u64))
+    };
 
     let mut written: Vec<&str> = Vec::new();
     let mut manifest = Vec::new();
     for image in images {
-        entry(&mut w, &image.config.descriptor.digest, &image.config.data)?;
+        blob(&mut w, &image.config.descriptor.digest, &image.config.data)?;
         let mut files = Vec::new();
         for l in &image.layers {
             let name = format!(
@@ -152,7 +161,7 @@ pub fn write_tarball(
                 l.descriptor.digest.trim_start_matches("sha256:")
             );
             if !written.contains(&l.descriptor.digest.as_str()) {
-                entry(&mut w, &name, &l.data)?;
+                blob(&mut w, &name, &l.data)?;
                 written.push(&l.descriptor.digest);
             }
             files.push(name);

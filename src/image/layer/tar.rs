@@ -9,6 +9,7 @@
 
 use crate::fs::{Entry, Kind, Tree};
 use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
 
 const BLOCK: usize = 512;
 
@@ -25,11 +26,19 @@ pub fn walk_order(tree: &Tree) -> Vec<(&str, &Entry)> {
     entries
 }
 
-/// Writes the whole tree as a tar archive (with the two zero blocks that end it).
+/// Writes the whole tree as a tar archive (with the two zero blocks that end it) into memory.
+/// Panics if a spilled file cannot be read back (see [`write_to`]).
 pub fn write(tree: &Tree, out: &mut Vec<u8>) {
+    write_to(tree, out).expect("reading the tree's files back");
+}
+
+/// Streams the whole tree as a tar archive (with the two zero blocks that end it) to `out`,
+/// each file's contents straight from where they are kept.
+pub fn write_to(tree: &Tree, out: &mut dyn Write) -> io::Result<()> {
     let users = names(tree, "etc/passwd");
     let groups = names(tree, "etc/group");
     let order = walk_order(tree);
+    let mut head = Vec::with_capacity(4 * BLOCK);
     // A file and its hard links are one inode, written as apko's writer writes one: the first
     // path in walk order carries the data, every other is a link to it. (A link written before
     // its target names a file the archive has not had yet: GNU tar and umoci refuse it.)
@@ -66,22 +75,26 @@ pub fn write(tree: &Tree, out: &mut Vec<u8>) {
             },
             _ => entry,
         };
-        let data: &[u8] = match &entry.kind {
-            Kind::File(d) => d,
-            _ => &[],
+        let size = match &entry.kind {
+            Kind::File(d) => d.len(),
+            _ => 0,
         };
         let header = Header {
             name: path,
             entry,
-            size: data.len() as u64,
+            size,
             uname: users.get(&entry.uid).map_or("", String::as_str),
             gname: groups.get(&entry.gid).map_or("", String::as_str),
         };
-        header.write(out);
-        out.extend_from_slice(data);
-        pad(out);
+        head.clear();
+        header.write(&mut head);
+        out.write_all(&head)?;
+        if let Kind::File(d) = &entry.kind {
+            d.write_to(out)?;
+        }
+        out.write_all(padding(size))?;
     }
-    out.resize(out.len() + 2 * BLOCK, 0);
+    out.write_all(&END)
 }
 
 /// The header of a plain root-owned 0644 file with mtime 0, as go-containerregistry writes the

@@ -26,7 +26,6 @@ use crate::registry::reference::Reference;
 use spdx::*;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 const NOASSERTION: &str = "NOASSERTION";
 const PACKAGE_MANAGER: &str = "PACKAGE-MANAGER";
@@ -92,7 +91,7 @@ impl OsInfo {
 pub struct InstalledPackage {
     name: String,
     /// The package's own SBOM.
-    own_sbom: Arc<[u8]>,
+    own_sbom: crate::fs::Content,
 }
 
 /// What an image's SBOM says about its contents, read from its final filesystem.
@@ -106,7 +105,7 @@ pub struct Contents {
     pub created: u64,
 }
 
-fn file<'a>(tree: &'a Tree, path: &str) -> Option<&'a Arc<[u8]>> {
+fn file<'a>(tree: &'a Tree, path: &str) -> Option<&'a crate::fs::Content> {
     match tree.get(&tree.resolve(path)).map(|e| &e.kind) {
         Some(Kind::File(data)) => Some(data),
         _ => None,
@@ -159,7 +158,7 @@ pub fn contents(tree: &Tree, base: Option<&Tree>, created: u64) -> Contents {
 }
 
 /// melange's SBOM of a package: `<name>-<version>`, `<name>-<version without -rN>`, `<name>`.
-fn own_sbom(tree: &Tree, name: &str, version: &str) -> Option<Arc<[u8]>> {
+fn own_sbom(tree: &Tree, name: &str, version: &str) -> Option<crate::fs::Content> {
     let bare = match version.rsplit_once("-r") {
         Some((v, r)) if !r.is_empty() && r.bytes().all(|b| b.is_ascii_digit()) => v,
         _ => version,
