@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds every fuzz target and runs each for SECONDS (default 60); fails on the first crash.
+# Builds every fuzz target and runs each for SECONDS (default 60), FUZZ_JOBS (default: one
+# per core) at a time; fails when any crashes.
 # Crashes land in fuzz/artifacts/<target>/; every crash fixed becomes a regression test.
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
 set -euo pipefail
@@ -25,13 +26,29 @@ if [ -d "$testdata" ]; then
   seed_from yaml_config "$testdata"/apko-cli/*.yaml "$testdata"/apko-types/*.yaml
   seed_from registry_input "$testdata"/apko-cli/base_image/index.json "$testdata"/apko-cli/base_image/blobs/sha256/*
 fi
-for t in "${targets[@]}"; do
+# One fuzzer per core at a time (FUZZ_JOBS, default nproc): each still runs SECONDS.
+jobs="${FUZZ_JOBS:-$(nproc)}"
+logs=$(mktemp -d)
+run_one() { # TARGET
+  local t=$1
   mkdir -p "corpus/$t"
   [ -d "seeds/$t" ] && cp -n seeds/"$t"/* "corpus/$t/" 2>/dev/null || true
-  log=$(mktemp)
-  if ! cargo fuzz run -s none --release "$t" "corpus/$t" -- -max_total_time="$seconds" >"$log" 2>&1; then
-    tail -40 "$log"; echo "fuzz/run.sh: $t crashed; the input is in fuzz/artifacts/$t/" >&2; exit 1
+  if cargo fuzz run -s none --release "$t" "corpus/$t" -- -max_total_time="$seconds" >"$logs/$t" 2>&1; then
+    printf '%-16s %s\n' "$t" "$(grep -a '^Done' "$logs/$t" | tail -1)"
+  else
+    touch "$logs/$t.crashed"
   fi
-  printf '%-16s %s\n' "$t" "$(grep -a '^Done' "$log" | tail -1)"
-  rm -f "$log"
+}
+for t in "${targets[@]}"; do
+  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || true; done
+  run_one "$t" &
 done
+wait
+status=0
+for t in "${targets[@]}"; do
+  if [ -e "$logs/$t.crashed" ]; then
+    tail -40 "$logs/$t"; echo "fuzz/run.sh: $t crashed; the input is in fuzz/artifacts/$t/" >&2; status=1
+  fi
+done
+rm -rf "$logs"
+exit $status

@@ -2,7 +2,8 @@
 //! answers, error bodies. Never panics; names come out lowercased; a token answer's error never
 //! quotes the body (it may hold the token); error details stay bounded.
 #![no_main]
-use apko::registry::{challenge, digest::Digest, error::error_detail, manifest, token};
+use apko::oci::{self, Digest};
+use apko::registry::{challenge, error::error_detail, token};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -15,11 +16,11 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = challenge::parse_all(text.split('\n'));
-    if let Ok(media_type) = manifest::media_type_of(data, Some(manifest::OCI_MANIFEST)) {
-        let _ = manifest::parse(data, &media_type);
+    if let Ok(media_type) = oci::media_type_of(data, Some(oci::MANIFEST_MEDIA_TYPE)) {
+        let _ = oci::parse(data, &media_type);
     }
-    let _ = manifest::parse(data, manifest::OCI_INDEX);
-    let _ = manifest::Platform::parse(&text);
+    let _ = oci::parse(data, oci::INDEX_MEDIA_TYPE);
+    let _ = oci::Platform::parse(&text);
     if let Ok(d) = Digest::parse(&text) {
         assert_eq!(d.as_str(), text);
     }
