@@ -42,6 +42,8 @@ pub fn extra_roots(ca_files: &[PathBuf]) -> Result<Vec<reqwest::Certificate>, St
 /// What every client here shares: its name, the connect timeout, kept-alive connections.
 /// Read timeouts and deadlines are kept by the callers, which know what was awaited.
 pub fn builder(policy: &super::Policy) -> reqwest::ClientBuilder {
+    // The process's TLS provider: ring (installing it twice is harmless).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("apko-rs/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(policy.connect_timeout)
