@@ -12,6 +12,7 @@ pub mod certificates;
 pub mod config;
 pub mod cpio;
 pub mod layer;
+pub mod layering;
 pub mod ldso_cache;
 pub mod lock;
 pub mod oci;
