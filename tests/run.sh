@@ -26,6 +26,9 @@ missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# The docker CLI (docker-credential-apko's docker_cli tests): the machine image ships a current
+# one in /usr/local/bin; Debian's docker.io only when there is none.
+command -v docker >/dev/null || missing+=(docker.io)
 if ((${#missing[@]})); then
   echo "tests/run.sh: installing ${missing[*]}" >&2
   sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
