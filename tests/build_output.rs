@@ -865,3 +865,43 @@ fn publish_local_loads_the_image_into_the_daemon_and_tags_it() {
         )
     );
 }
+
+#[test]
+fn layering_with_an_unknown_strategy_is_refused_before_any_fetch() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cases = [
+        (
+            "layering: {strategy: bogus, budget: 2}\n",
+            "Error: layering: unrecognized layering strategy \"bogus\" (the one strategy is \"origin\", with a budget of layers)",
+        ),
+        (
+            "layering: {budget: 2}\n",
+            "Error: layering: unrecognized layering strategy \"\" (the one strategy is \"origin\", with a budget of layers)",
+        ),
+    ];
+    for (layering, want) in cases {
+        let config = dir.path().join("c.yaml");
+        std::fs::write(
+            &config,
+            format!(
+                "contents:\n  keyring: [{root}/examples/hello/apko-rs-example.rsa.pub]\n  repositories: [https://unreachable.invalid/repo]\n  packages: [hello]\narchs: [x86_64]\n{layering}"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out.tar");
+        let run = apko()
+            .arg("build")
+            .arg(&config)
+            .arg("x:1")
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(run.status.code(), Some(1));
+        assert_eq!(
+            String::from_utf8_lossy(&run.stderr).lines().last().unwrap(),
+            want
+        );
+        assert!(!out.exists());
+    }
+}

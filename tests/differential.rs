@@ -119,6 +119,11 @@ const CASES: &[Case] = &[
         config: "differential/refuse-unknown-key.yaml",
         args: &[],
     },
+    Case {
+        name: "refuse-layering-strategy",
+        config: "differential/refuse-layering-strategy.yaml",
+        args: &[],
+    },
 ];
 
 /// Which builder.

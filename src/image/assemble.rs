@@ -69,6 +69,19 @@ pub fn config_file(
     base: Option<&BaseImage>,
     diff_id: &str,
 ) -> Result<ConfigFile, String> {
+    config_file_layers(ic, arch, created, base, &[diff_id.to_string()], false)
+}
+
+/// [`config_file`] for the layers whose diff_ids are `diff_ids`; `layered` (a `layering`
+/// build) gives each its own history entry without a comment, as apko writes them.
+pub fn config_file_layers(
+    ic: &ImageConfig,
+    arch: &Arch,
+    created: u64,
+    base: Option<&BaseImage>,
+    diff_ids: &[String],
+    layered: bool,
+) -> Result<ConfigFile, String> {
     let mut cfg = base.map(|b| b.config.clone()).unwrap_or_default();
     let when = oci::rfc3339(created);
     let (architecture, variant) = arch.oci_platform();
@@ -115,15 +128,21 @@ pub fn config_file(
     if !ic.stop_signal.is_empty() {
         cfg.config.StopSignal = ic.stop_signal.clone();
     }
-    cfg.history.push(History {
-        author: "apko".into(),
-        created: when,
-        created_by: "apko".into(),
-        comment: "This is an apko single-layer image".into(),
-        empty_layer: false,
-    });
+    for _ in diff_ids {
+        cfg.history.push(History {
+            author: "apko".into(),
+            created: when.clone(),
+            created_by: "apko".into(),
+            comment: if layered {
+                String::new()
+            } else {
+                "This is an apko single-layer image".into()
+            },
+            empty_layer: false,
+        });
+    }
     cfg.rootfs.kind = "layers".into();
-    cfg.rootfs.diff_ids.push(diff_id.into());
+    cfg.rootfs.diff_ids.extend(diff_ids.iter().cloned());
     Ok(cfg)
 }
 
@@ -135,7 +154,21 @@ pub fn image(
     base: Option<&BaseImage>,
     layer: Layer,
 ) -> Result<Image, String> {
-    let cfg = config_file(ic, arch, created, base, &layer.diff_id)?;
+    image_layers(ic, arch, created, base, vec![layer], false)
+}
+
+/// [`image`] with `built` layers on top of the base's (several for a `layering` build,
+/// `layered`).
+pub fn image_layers(
+    ic: &ImageConfig,
+    arch: &Arch,
+    created: u64,
+    base: Option<&BaseImage>,
+    built: Vec<Layer>,
+    layered: bool,
+) -> Result<Image, String> {
+    let diff_ids: Vec<String> = built.iter().map(|l| l.diff_id.clone()).collect();
+    let cfg = config_file_layers(ic, arch, created, base, &diff_ids, layered)?;
     let cfg_bytes = oci::to_go_json(&cfg);
     let config = Blob {
         descriptor: Descriptor {
@@ -157,15 +190,17 @@ pub fn image(
                 .collect()
         })
         .unwrap_or_default();
-    layers.push(Blob {
-        descriptor: Descriptor {
-            media_type: oci::LAYER_MEDIA_TYPE.into(),
-            size: layer.blob.len() as u64,
-            digest: layer.digest,
-            ..Descriptor::default()
-        },
-        data: layer.blob,
-    });
+    for layer in built {
+        layers.push(Blob {
+            descriptor: Descriptor {
+                media_type: oci::LAYER_MEDIA_TYPE.into(),
+                size: layer.blob.len() as u64,
+                digest: layer.digest,
+                ..Descriptor::default()
+            },
+            data: layer.blob,
+        });
+    }
     let mut annotations = annotations(ic);
     annotations.insert(CREATED.into(), oci::rfc3339(created));
     let manifest = oci::to_go_json(&Manifest {

@@ -71,6 +71,11 @@ pub async fn build(ic: &ImageConfig, opts: Options) -> anyhow::Result<Built> {
     if ic.contents.baseimage.is_some() && opts.lockfile.is_none() {
         bail!("building with base image is supported only with a lockfile");
     }
+    if let Some(l) = layering_of(ic) {
+        super::layering::check(&l.strategy, ic.contents.baseimage.is_some()).map_err(|e| {
+            anyhow!("layering: {e} (the one strategy is \"origin\", with a budget of layers)")
+        })?;
+    }
     let base = base_layout(
         ic,
         &opts.archs,
@@ -254,20 +259,55 @@ async fn build_arch(
         None => tree,
     };
     let threads = opts.threads;
-    let layer = tokio::task::spawn_blocking(move || Layer::write(&layer_tree, threads))
-        .await
-        .map_err(|e| anyhow!("writing the layer failed: {e}"))?
-        .map_err(|e| anyhow!("writing the layer failed: {e}"))?;
-    tracing::debug!(
-        "{arch}: layer {} ({} bytes) written in {:.2?}",
-        layer.digest,
-        layer.blob.len(),
-        started.elapsed()
-    );
+    let budget = layering_of(ic).map(|l| l.budget as usize);
+    let arch_name = arch.to_string();
+    let layers = tokio::task::spawn_blocking(move || match budget {
+        None => Layer::write(&layer_tree, threads).map(|l| vec![l]),
+        Some(budget) => {
+            let installed = apk::install::installed_db(&layer_tree).unwrap_or_default();
+            let walk = super::layer::tar::walk_order(&layer_tree);
+            let (plans, groups) = super::layering::plan(&walk, &installed, budget);
+            tracing::info!(
+                "{arch_name}: building {} layers with budget {budget}",
+                groups.len()
+            );
+            for (i, names) in groups.iter().enumerate() {
+                tracing::info!("{arch_name}:   layer[{i}]: {}", names.join(", "));
+            }
+            plans
+                .iter()
+                .map(|plan| {
+                    let order: Vec<(&str, &Entry)> =
+                        plan.iter().map(|(p, e)| (p.as_str(), e)).collect();
+                    Layer::write_entries(&layer_tree, &order, threads)
+                })
+                .collect()
+        }
+    })
+    .await
+    .map_err(|e| anyhow!("writing the layer failed: {e}"))?
+    .map_err(|e| anyhow!("writing the layer failed: {e}"))?;
+    for layer in &layers {
+        tracing::debug!(
+            "{arch}: layer {} ({} bytes) written in {:.2?}",
+            layer.digest,
+            layer.blob.len(),
+            started.elapsed()
+        );
+    }
     let image =
-        assemble::image(&aic, arch, created, base.as_ref(), layer).map_err(|e| anyhow!(e))?;
+        assemble::image_layers(&aic, arch, created, base.as_ref(), layers, budget.is_some())
+            .map_err(|e| anyhow!(e))?;
     progress("done");
     Ok((image, contents))
+}
+
+/// The `layering` block when it asks for layers (apko builds one layer for none and for
+/// `layering: {}`).
+fn layering_of(ic: &ImageConfig) -> Option<&crate::image::config::Layering> {
+    ic.layering
+        .as_ref()
+        .filter(|l| !l.strategy.is_empty() || l.budget != 0)
 }
 
 /// What a base image holds, as apko reads it: `contents.baseimage.apkindex`'s

@@ -43,6 +43,25 @@ impl Layer {
         })
     }
 
+    /// Writes `order` (a layering plan's entries; owner names from `tree`) as a layer into
+    /// an unnamed file, as [`Layer::write`] does.
+    pub fn write_entries(
+        tree: &Tree,
+        order: &[(&str, &crate::fs::Entry)],
+        threads: usize,
+    ) -> io::Result<Layer> {
+        let (file, _) = crate::fs::temp_file()?;
+        let out = HashWriter::new(io::BufWriter::with_capacity(1 << 20, file));
+        let (diff_id, out) = compress(threads, out, |w| tar::write_entries(tree, order, w))?;
+        let (digest, len, out) = out.finish();
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        Ok(Layer {
+            blob: BlobData::file(file, len),
+            diff_id,
+            digest,
+        })
+    }
+
     /// Writes `tree` as a layer held in memory (small trees and tests). Panics if a spilled
     /// file cannot be read back.
     pub fn from_tree(tree: &Tree, threads: usize) -> Layer {

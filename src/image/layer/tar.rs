@@ -35,9 +35,15 @@ pub fn write(tree: &Tree, out: &mut Vec<u8>) {
 /// Streams the whole tree as a tar archive (with the two zero blocks that end it) to `out`,
 /// each file's contents straight from where they are kept.
 pub fn write_to(tree: &Tree, out: &mut dyn Write) -> io::Result<()> {
+    write_entries(tree, &walk_order(tree), out)
+}
+
+/// Streams `order` (paths of `tree`, or entries made from them, as a layering plan lists
+/// them) as a tar archive to `out`; owner names come from `tree`'s passwd and group files.
+pub fn write_entries(tree: &Tree, order: &[(&str, &Entry)], out: &mut dyn Write) -> io::Result<()> {
     let users = names(tree, "etc/passwd");
     let groups = names(tree, "etc/group");
-    let order = walk_order(tree);
+    let order = order.to_vec();
     let mut head = Vec::with_capacity(4 * BLOCK);
     // A file and its hard links are one inode, written as apko's writer writes one: the first
     // path in walk order carries the data, every other is a link to it. (A link written before
