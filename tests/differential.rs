@@ -110,6 +110,11 @@ const CASES: &[Case] = &[
         args: &[],
     },
     Case {
+        name: "repositories",
+        config: "differential/repositories.yaml",
+        args: &[],
+    },
+    Case {
         name: "refuse-uid0",
         config: "differential/refuse-uid0.yaml",
         args: &[],

@@ -359,13 +359,16 @@ pub fn root_owned(tree: &mut Tree, base: Option<&Tree>) {
 /// `certificates` and the CA bundles' checksums, the s6 services, busybox's applet links, the
 /// character devices and glibc's `/etc/ld.so.cache`.
 pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyhow::Result<()> {
-    if !ic.contents.runtime_repositories.is_empty() {
-        append_lines(
-            tree,
-            "etc/apk/repositories",
-            &ic.contents.runtime_repositories,
-            0,
-        );
+    // apko writes the repositories and the runtime-only ones as one sorted set (without
+    // credentials here: apko writes a URL's user and password into the image).
+    if tree.get("etc/apk/repositories").is_some() || !ic.contents.runtime_repositories.is_empty() {
+        let runtime: Vec<String> = ic
+            .contents
+            .runtime_repositories
+            .iter()
+            .map(|r| crate::apk::repo::runtime_line(r))
+            .collect();
+        set_lines(tree, "etc/apk/repositories", &runtime, 0);
     }
     for key in &ic.contents.runtime_keyring {
         let name = key.name.rsplit('/').next().unwrap_or_default();
@@ -425,15 +428,20 @@ pub fn finish_tree(tree: &mut Tree, ic: &mut ImageConfig, created: u64) -> anyho
     Ok(())
 }
 
-fn append_lines(tree: &mut Tree, path: &str, lines: &[String], mtime: u64) {
-    let mut text = match tree.get(path).map(|e| &e.kind) {
+/// `path`'s lines and `lines` as one sorted set, one per line.
+fn set_lines(tree: &mut Tree, path: &str, lines: &[String], mtime: u64) {
+    let old = match tree.get(path).map(|e| &e.kind) {
         Some(Kind::File(d)) => String::from_utf8_lossy(d).into_owned(),
         _ => String::new(),
     };
-    if !text.is_empty() && !text.ends_with('\n') {
-        text.push('\n');
-    }
-    for l in lines {
+    let set: std::collections::BTreeSet<&str> = old
+        .lines()
+        .map(str::trim)
+        .chain(lines.iter().map(|l| l.trim()))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut text = String::new();
+    for l in set {
         text.push_str(l);
         text.push('\n');
     }
