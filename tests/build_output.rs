@@ -798,6 +798,8 @@ fn publish_local_loads_the_image_into_the_daemon_and_tags_it() {
     ] {
         assert!(tags.contains(&want), "{want} not in {tags:?}");
     }
+    // Only those: the load itself adds no other name.
+    assert_eq!(tags.len(), 3, "{tags:?}");
     let out = podman.run(&[
         "image",
         "inspect",

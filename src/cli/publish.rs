@@ -130,22 +130,18 @@ fn publish_local(built: &crate::image::build::Built, tags: &[String]) -> anyhow:
         "mediaType": "application/vnd.oci.image.index.v1+json",
         "manifests": [serde_json::to_value(&image.descriptor)?],
     });
-    output::write_tarball(
+    output::write_tarball_tagged(
         &tarball,
         std::slice::from_ref(image),
         &serde_json::to_vec(&index)?,
         &reference,
+        true,
     )
     .context("writing the image to load")?;
-    let loaded_as = format!(
-        "{LOCAL_REPO}:{}",
-        output::arch_tag(reference.tag.as_deref().unwrap_or("latest"), image)
-    );
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let said = daemon.load(&tarball).await?;
         tracing::debug!("docker daemon response: {said}");
-        daemon.tag(&loaded_as, LOCAL_REPO, hex).await?;
         for tag in tags {
             let (repo, t) = split_tag(tag);
             if repo.starts_with("apko.local/") {

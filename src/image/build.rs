@@ -532,7 +532,7 @@ pub struct Lockfile {
 impl Lockfile {
     /// Reads the file at `path`.
     pub fn read(path: &std::path::Path) -> anyhow::Result<Lockfile> {
-        let text = std::fs::read(path)
+        let text = crate::files::read_regular(path, crate::files::MAX_LOCKFILE)
             .with_context(|| format!("failed to load lock-file {}", path.display()))?;
         let v: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("failed to load lock-file {}", path.display()))?;

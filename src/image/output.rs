@@ -130,6 +130,18 @@ pub fn write_tarball(
     index_json: &[u8],
     reference: &Reference,
 ) -> std::io::Result<()> {
+    write_tarball_tagged(path, images, index_json, reference, false)
+}
+
+/// [`write_tarball`]; `exact` tags each image `reference` itself rather than `TAG-ARCH` (one
+/// image, for a daemon to load under that name).
+pub fn write_tarball_tagged(
+    path: &Path,
+    images: &[Image],
+    index_json: &[u8],
+    reference: &Reference,
+    exact: bool,
+) -> std::io::Result<()> {
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -168,11 +180,15 @@ pub fn write_tarball(
         }
         manifest.push(TarManifest {
             Config: image.config.descriptor.digest.clone(),
-            RepoTags: vec![format!(
-                "{}:{}",
-                repo_name(reference),
-                arch_tag(tag_of(reference), image)
-            )],
+            RepoTags: vec![if exact {
+                format!("{}:{}", repo_name(reference), tag_of(reference))
+            } else {
+                format!(
+                    "{}:{}",
+                    repo_name(reference),
+                    arch_tag(tag_of(reference), image)
+                )
+            }],
             Layers: files,
         });
     }
