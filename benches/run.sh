@@ -12,7 +12,7 @@ echo "== docker-credential-apko get latency vs docker-credential-secretservice"
 bash benches/helper-get.sh
 echo "== APK: parse the Alpine 3.16 index and resolve alpine-base vs gunzip"
 bash benches/apk-resolve.sh
-echo "== apko build vs tar | gzip -6 (the example and a synthetic 100-package repository)"
+echo "== apko build vs tar | gzip -6 and real apko: time and peak RSS (the example, synthetic 100 and 1,000 packages, a 2 GB tree)"
 bash benches/build.sh
 echo "== registry: apko push/pull vs skopeo copy"
 bash benches/push.sh

@@ -1,11 +1,13 @@
 //! Builds a synthetic signed repository for benchmarks (`benches/build.sh`): a `base` package
 //! and COUNT packages depending on it, each with a ~300 KiB executable-like file and a few text
 //! files (about 40 MB installed in all), all deterministic; writes `apko.yaml` installing
-//! every package.
+//! every package. `--big-files MIB` makes each executable MIB MiB instead (100 packages of
+//! 20 MiB: a 2 GB tree, for the memory benchmark).
 //!
 //! ```sh
 //! openssl genrsa -out /tmp/bench.rsa 2048
 //! cargo run --release --example synthrepo -- /tmp/bench.rsa x86_64 100 /tmp/synth
+//! cargo run --release --example synthrepo -- /tmp/bench.rsa x86_64 100 /tmp/synth2g --big-files 20
 //! ```
 
 use apko::apk::mkrepo::{FileSpec, PackageSpec, load_private_key, public_pem, write_repo};
@@ -17,15 +19,29 @@ const BUILD_TIME: u64 = 1_735_689_600;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [key, arch, count, out] = args.as_slice() else {
-        eprintln!("usage: synthrepo PRIVATE_KEY.pem APK_ARCH COUNT OUT_DIR");
-        return ExitCode::from(2);
+    let (key, arch, count, out, big) = match args.as_slice() {
+        [key, arch, count, out] => (key, arch, count, out, None),
+        [key, arch, count, out, flag, mib] if flag == "--big-files" => {
+            (key, arch, count, out, Some(mib))
+        }
+        _ => {
+            eprintln!("usage: synthrepo PRIVATE_KEY.pem APK_ARCH COUNT OUT_DIR [--big-files MIB]");
+            return ExitCode::from(2);
+        }
     };
     let Ok(count) = count.parse::<usize>() else {
         eprintln!("synthrepo: COUNT must be a number");
         return ExitCode::from(2);
     };
-    match run(key.into(), arch, count, out.into()) {
+    let binary_size = match big.map(|m| m.parse::<usize>()) {
+        None => 300 * 1024,
+        Some(Ok(mib)) if mib > 0 => mib << 20,
+        Some(_) => {
+            eprintln!("synthrepo: --big-files takes a number of MiB");
+            return ExitCode::from(2);
+        }
+    };
+    match run(key.into(), arch, count, out.into(), binary_size) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("synthrepo: {e}");
@@ -101,6 +117,7 @@ fn run(
     arch: &str,
     count: usize,
     out: PathBuf,
+    binary_size: usize,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let key = load_private_key(&key)?;
     let base = PackageSpec {
@@ -128,7 +145,7 @@ fn run(
         let mut files = vec![
             FileSpec::File(
                 format!("usr/bin/{name}"),
-                binary(&mut rng, 300 * 1024),
+                binary(&mut rng, binary_size),
                 0o755,
             ),
             FileSpec::Dir(format!("usr/share/{name}"), 0o755),
