@@ -48,12 +48,38 @@ impl BaseImage {
             layout: dir.display().to_string(),
             why,
         };
-        let read = |digest: &str| -> Result<Vec<u8>, BaseError> {
+        let blob_path = |digest: &str| -> Result<PathBuf, BaseError> {
             let hex = digest
                 .strip_prefix("sha256:")
                 .filter(|h| h.len() == 64 && h.bytes().all(|c| c.is_ascii_hexdigit()))
                 .ok_or_else(|| err(format!("unsupported digest {digest:?}")))?;
-            let path: PathBuf = dir.join("blobs/sha256").join(hex);
+            Ok(dir.join("blobs/sha256").join(hex))
+        };
+        // A layer is copied, hashed on the way, into an unnamed temporary file: what is
+        // checked is what is used, and it is never whole in memory.
+        let read_layer = |digest: &str| -> Result<BlobData, BaseError> {
+            let path = blob_path(digest)?;
+            let copy = || -> std::io::Result<(String, BlobData)> {
+                let mut from = std::fs::File::open(&path)?;
+                let (file, _) = crate::fs::temp_file()?;
+                let mut to = HashTee {
+                    hash: Sha256::new(),
+                    out: std::io::BufWriter::with_capacity(1 << 20, file),
+                };
+                let len = std::io::copy(&mut from, &mut to)?;
+                let file = to.out.into_inner().map_err(|e| e.into_error())?;
+                let got = format!("sha256:{}", hex::encode(to.hash.finalize()));
+                Ok((got, BlobData::file(file, len)))
+            };
+            let (got, blob) =
+                copy().map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
+            if got != digest {
+                return Err(err(format!("blob {digest} does not match its digest")));
+            }
+            Ok(blob)
+        };
+        let read = |digest: &str| -> Result<Vec<u8>, BaseError> {
+            let path = blob_path(digest)?;
             let data = std::fs::read(&path)
                 .map_err(|e| err(format!("cannot read {}: {e}", path.display())))?;
             if super::layer::sha256(&data) != digest {
@@ -87,7 +113,7 @@ impl BaseImage {
             .zip(&config.rootfs.diff_ids)
             .map(|(d, diff_id)| {
                 Ok(BaseLayer {
-                    blob: BlobData::from(read(&d.digest)?),
+                    blob: read_layer(&d.digest)?,
                     descriptor: d.clone(),
                     diff_id: diff_id.clone(),
                 })
@@ -125,6 +151,24 @@ impl BaseImage {
         } else {
             Box::new(raw)
         }
+    }
+}
+
+/// Hashes what it writes to `out`.
+struct HashTee<W> {
+    hash: Sha256,
+    out: W,
+}
+
+impl<W: std::io::Write> std::io::Write for HashTee<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 
