@@ -110,25 +110,9 @@ pub fn run(
         .first()
         .and_then(|i| i.layers.last())
         .context("the build produced no layer")?;
-    match format {
-        Format::TarGz if args.output.to_string_lossy().ends_with(".gz") => {
-            output::write_file_atomically(&args.output, &layer.data)
-                .with_context(|| format!("writing {}", args.output.display()))?
-        }
-        // Any other name gets the plain tar (what apko 1.2 writes whatever the name).
-        Format::TarGz => {
-            let mut tar = Vec::new();
-            std::io::Read::read_to_end(
-                &mut flate2::read::GzDecoder::new(&layer.data[..]),
-                &mut tar,
-            )
-            .context("reading back the layer")?;
-            output::write_file_atomically(&args.output, &tar)
-                .with_context(|| format!("writing {}", args.output.display()))?
-        }
-        Format::Cpio => write_cpio(&args.output, &layer.data)
-            .with_context(|| format!("writing {}", args.output.display()))?,
-    }
+    let gz = args.output.to_string_lossy().ends_with(".gz");
+    write_rootfs(&args.output, &layer.data, format, gz)
+        .with_context(|| format!("writing {}", args.output.display()))?;
     if let Some(dir) = sbom_dir {
         let image = &built.images[0];
         // Named after the rootfs file (`rootfs.tar.gz` → `rootfs`): there is no image name.
@@ -162,9 +146,15 @@ pub fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The layer (`.tar.gz`) as a cpio archive at `path`, gzipped (Go's default level, as apko)
-/// when the name ends in `.gz`; written beside `path` and renamed into place when complete.
-fn write_cpio(path: &Path, layer_targz: &[u8]) -> std::io::Result<()> {
+/// The layer written to `path` as `format`, streamed from where the layer is kept: the
+/// `.tar.gz` itself, the plain tar, or a cpio archive (gzipped, at Go's default level as apko,
+/// when `gz`); written beside `path` and renamed into place when complete.
+fn write_rootfs(
+    path: &Path,
+    layer: &crate::image::layer::BlobData,
+    format: Format,
+    gz: bool,
+) -> std::io::Result<()> {
     use std::io::Write;
     let parent = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -172,19 +162,24 @@ fn write_cpio(path: &Path, layer_targz: &[u8]) -> std::io::Result<()> {
     };
     let tmp = tempfile::Builder::new()
         .prefix(".apko-")
-        .suffix(".cpio.tmp")
+        .suffix(".tmp")
         .tempfile_in(parent)?;
-    let file = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
-    let tar = flate2::read::GzDecoder::new(layer_targz);
-    if path.to_string_lossy().ends_with(".gz") {
-        let mut gz = flate2::write::GzEncoder::new(file, flate2::Compression::new(6));
-        crate::image::cpio::from_layer(tar, &mut gz)?;
-        gz.finish()?.flush()?;
-    } else {
-        let mut file = file;
-        crate::image::cpio::from_layer(tar, &mut file)?;
-        file.flush()?;
+    let mut file = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file());
+    let tar = || flate2::read::GzDecoder::new(layer.reader());
+    match (format, gz) {
+        (Format::TarGz, true) => layer.write_to(&mut file)?,
+        (Format::TarGz, false) => {
+            std::io::copy(&mut tar(), &mut file)?;
+        }
+        (Format::Cpio, true) => {
+            let mut gz = flate2::write::GzEncoder::new(&mut file, flate2::Compression::new(6));
+            crate::image::cpio::from_layer(tar(), &mut gz)?;
+            gz.finish()?;
+        }
+        (Format::Cpio, false) => crate::image::cpio::from_layer(tar(), &mut file)?,
     }
+    file.flush()?;
+    drop(file);
     tmp.as_file()
         .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.as_file().sync_all()?;
