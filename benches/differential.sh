@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Differential builds, real apko (v1.2.39, built by tests/peers.sh) against ours: runs
-# tests/differential.rs over the corpus and prints its table (config | archs | differences |
+# tests/testsuite/differential/ over the corpus and prints its table (config | archs | differences |
 # ids), then any difference docs/apko-differences.md does not explain and any row that
 # matched nothing. The table is also in target/differential/table.md, every key with the row
 # it matched in target/differential/keys.tsv. Exits with the test's status.
@@ -13,7 +13,7 @@ bash tests/peers.sh >/dev/null || exit 1
 table=target/differential/table.md
 rm -f "$table"
 start=$(date +%s.%N)
-cargo test --locked --quiet --test differential -- --nocapture >target/differential.log 2>&1
+cargo test --locked --quiet --test testsuite differential:: -- --nocapture >target/differential.log 2>&1
 status=$?
 elapsed=$(echo "$(date +%s.%N) - $start" | bc)
 if [ -f "$table" ]; then

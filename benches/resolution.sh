@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 APKO_PEERS_BIN=$(bash tests/peers.sh)
 export APKO_PEERS_BIN
-cargo test --locked --test resolution_oracles resolution_agrees >/dev/null
+cargo test --locked --test testsuite resolution_oracles::resolution_agrees >/dev/null
 cat target/resolution-oracles/table.md

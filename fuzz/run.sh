@@ -3,6 +3,7 @@
 # per core) at a time; fails when any crashes.
 # Crashes land in fuzz/artifacts/<target>/; every crash fixed becomes a regression test.
 #   bash fuzz/run.sh [SECONDS] [TARGET...]
+#   bash fuzz/run.sh build        (builds only; tests/run.sh does it beside the tests)
 set -euo pipefail
 cd "$(dirname "$0")"
 seconds="${1:-60}"; shift || true
@@ -10,6 +11,7 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --version 
 # cargo-fuzz needs nightly-only rustc flags; this machine has one stable toolchain.
 export RUSTC_BOOTSTRAP=1
 cargo fuzz build -s none --release
+[ "$seconds" = build ] && exit 0
 targets=("$@")
 ((${#targets[@]})) || mapfile -t targets < <(cargo fuzz list)
 # Real inputs from the shared test data seed the corpora (read in place, never committed).

@@ -10,6 +10,10 @@
 #            Then docker-credential-helpers 0.9.13's wincred (tests/peers.sh) under the same
 #            Wine: its conformance row, and `apko auth migrate --from wincred-0.9.13`.
 #
+# `bash tests/cross.sh build` does the compiling only (macOS checks, Windows builds), which
+# tests/run.sh runs beside the tests at the lowest priority; `bash tests/cross.sh run` then runs
+# the Wine part (building whatever is missing first); no argument does both.
+#
 # Toolchain: Debian's rustc-web (1.96, with its std source) and -Zbuild-std, in a target dir of
 # its own (target/cross; the std builds are cached there between runs). Installs, only when
 # missing, the Debian packages it needs. The Linux `apko` is target/debug/apko, built here with
@@ -24,6 +28,8 @@
 #   needs to find its own entries (tests/fixtures/wine/credattr.c shows it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+part=${1:-all}
+case $part in build | run | all) ;; *) echo "usage: tests/cross.sh [build|run]" >&2; exit 2 ;; esac
 started=$SECONDS
 phase() { printf 'tests/cross.sh: [%3ss] %s\n' "$((SECONDS - started))" "$*" >&2; }
 fail() { printf 'tests/cross.sh: FAILED: %s\n' "$*" >&2; exit 1; }
@@ -49,6 +55,32 @@ fi
 # shellcheck source=fixtures/wine/lib.sh
 . tests/fixtures/wine/lib.sh
 
+cross_build() {
+  # --- macOS: type-check only ---------------------------------------------------------------
+  for t in aarch64-apple-darwin x86_64-apple-darwin; do
+    phase "cargo check --target $t"
+    xcargo check -q --all-targets --target "$t" || fail "cargo check --target $t"
+    phase "cargo clippy --target $t -- -D warnings"
+    xcargo clippy -q --all-targets --target "$t" -- -D warnings || fail "cargo clippy --target $t"
+  done
+
+  # --- Windows: build ---------------------------------------------------------------------
+  phase "cargo build --target $WIN_TARGET (debug)"
+  xcargo build -q --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET"
+  phase "cargo build --target $WIN_TARGET --release"
+  xcargo build -q --release --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET --release"
+  # Lib and bins only: the integration tests' apko-test-support is Unix-only.
+  phase "cargo clippy --target $WIN_TARGET -- -D warnings"
+  xcargo clippy -q --lib --bins --target "$WIN_TARGET" -- -D warnings || fail "cargo clippy --target $WIN_TARGET"
+}
+# After `build`, cargo finds everything up to date here.
+cross_build
+if [ "$part" = build ]; then
+  phase "done (build)"
+  exit 0
+fi
+
+# --- Windows: run under Wine ------------------------------------------------------------
 APKO=$PWD/target/debug/apko
 if [ ! -x "$APKO" ]; then
   phase "building target/debug/apko"
@@ -58,24 +90,6 @@ PEERS=${APKO_PEERS_BIN:-$(bash tests/peers.sh)}
 WINCRED=$PEERS/docker-credential-wincred-0.9.13.exe
 [ -f "$WINCRED" ] || fail "no $WINCRED (tests/peers.sh builds it)"
 
-# --- macOS: type-check only ---------------------------------------------------------------
-for t in aarch64-apple-darwin x86_64-apple-darwin; do
-  phase "cargo check --target $t"
-  xcargo check -q --all-targets --target "$t" || fail "cargo check --target $t"
-  phase "cargo clippy --target $t -- -D warnings"
-  xcargo clippy -q --all-targets --target "$t" -- -D warnings || fail "cargo clippy --target $t"
-done
-
-# --- Windows: build ---------------------------------------------------------------------
-phase "cargo build --target $WIN_TARGET (debug)"
-xcargo build -q --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET"
-phase "cargo build --target $WIN_TARGET --release"
-xcargo build -q --release --target "$WIN_TARGET" || fail "cargo build --target $WIN_TARGET --release"
-# Lib and bins only: the integration tests' apko-test-support is Unix-only.
-phase "cargo clippy --target $WIN_TARGET -- -D warnings"
-xcargo clippy -q --lib --bins --target "$WIN_TARGET" -- -D warnings || fail "cargo clippy --target $WIN_TARGET"
-
-# --- Windows: run under Wine ------------------------------------------------------------
 work=$(mktemp -d)
 cleanup() { wine_down; rm -rf "$work"; }
 trap cleanup EXIT

@@ -36,27 +36,77 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Phases print how long they took (CI's timings in docs/testing.md come from these lines).
+t0=$SECONDS
+phase() { printf 'tests/run.sh: [%4ss] %s\n' "$((SECONDS - t0))" "$*" >&2; }
+# Background jobs (below), each a process group of its own (setsid), do not outlive this script,
+# whatever ends it.
+bg=()
+trap 'for p in "${bg[@]}"; do kill -- "-$p" 2>/dev/null || true; done' EXIT
+mkdir -p target/ci
+
 # The Go peers (real apko, crane, oras, docker-credential-helpers 0.9.13), built once per
-# pinned version under target/peers; tests find them through APKO_PEERS_BIN.
-APKO_PEERS_BIN=$(bash tests/peers.sh)
-export APKO_PEERS_BIN
+# pinned version under target/peers; tests find them through APKO_PEERS_BIN. Built beside
+# rustfmt and clippy (mostly module downloads on a fresh machine).
+phase "tests/peers.sh (background)"
+setsid nice -n 10 bash tests/peers.sh >target/ci/peers.out 2>target/ci/peers.log &
+peers=$!
+bg+=("$peers")
 
 cargo fmt --all -- --check
+phase "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if cargo nextest --version >/dev/null 2>&1; then
+  run_tests() { cargo nextest run --workspace --locked --no-fail-fast "$@"; }
+else
+  run_tests() { cargo test --workspace --locked --no-fail-fast "$@"; }
+fi
+phase "building the tests"
+run_tests --no-run "$@"
+
+# The builds that do not depend on the tests run beside them at the lowest priority, on the CPU
+# the tests leave idle (they mostly wait on registries, helpers, daemons and deadlines):
+# docker-credential-apko for macOS and Windows (tests/cross.sh build) and the fuzz targets.
+fuzz_seconds=${FUZZ_SECONDS:-60}
+phase "tests/cross.sh build, fuzz/run.sh build (background)"
+setsid nice -n 19 bash tests/cross.sh build >target/ci/cross-build.log 2>&1 &
+cross=$!
+bg+=("$cross")
+if [ "$fuzz_seconds" != 0 ]; then
+  setsid nice -n 19 bash fuzz/run.sh build >target/ci/fuzz-build.log 2>&1 &
+  fuzz=$!
+  bg+=("$fuzz")
+fi
+if ! wait "$peers"; then
+  cat target/ci/peers.log >&2
+  exit 1
+fi
+APKO_PEERS_BIN=$(cat target/ci/peers.out)
+export APKO_PEERS_BIN
 
 # No `keyctl session -` wrapper: docker-credential-apko must work for clients started outside a
 # login session (CI jobs, containers), which have no session keyring; the tests run like them.
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast "$@"
-else
-  cargo test --workspace --locked --no-fail-fast "$@"
-fi
+phase "tests"
+run_tests "$@"
 
 # docker-credential-apko for macOS (type-checked) and Windows (built, and run under Wine through
 # `apko auth test-helper`), with Debian's rustc-web in target/cross (installed when missing).
-bash tests/cross.sh
+phase "tests/cross.sh run"
+if ! wait "$cross"; then
+  cat target/ci/cross-build.log >&2
+  exit 1
+fi
+cat target/ci/cross-build.log >&2
+bash tests/cross.sh run
 
 # Every fuzz target for a bounded time (FUZZ_SECONDS each, 0 to skip when iterating locally).
-if [ "${FUZZ_SECONDS:-60}" != 0 ]; then
-  bash fuzz/run.sh "${FUZZ_SECONDS:-60}"
+if [ "$fuzz_seconds" != 0 ]; then
+  phase "fuzz/run.sh $fuzz_seconds"
+  if ! wait "$fuzz"; then
+    cat target/ci/fuzz-build.log >&2
+    exit 1
+  fi
+  bash fuzz/run.sh "$fuzz_seconds"
 fi
+phase "done"
